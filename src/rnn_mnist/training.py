@@ -1,0 +1,209 @@
+"""Fit a model for a :class:`~rnn_mnist.config.TrainingConfig` and store the run.
+
+:func:`train_into` does the work inside one run directory, using Keras's own
+callbacks: ``CSVLogger`` (per-epoch log), ``ModelCheckpoint`` (best model by
+validation loss) and ``BackupAndRestore`` (an interrupted run resumes at the
+epoch where it stopped). Callers normally go through
+:func:`rnn_mnist.runs.ensure_trained`, which picks the directory and makes sure
+a run is trained once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from .config import TrainingConfig
+from .device import describe_device, library_versions, make_deterministic
+from .model import build_model_for
+from .paths import atomic_write_bytes, atomic_write_text
+from .splits import DataSplits, make_splits
+
+HISTORY_CSV = "history.csv"
+METRICS_JSON = "metrics.json"
+CONFIG_JSON = "config.json"
+MODEL_FILE = "model.keras"
+BEST_MODEL_FILE = "best.keras"
+PREDICTIONS_NPZ = "predictions.npz"
+BACKUP_DIR = "backup"
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs.
+
+    Placed before ``CSVLogger`` so the time is written to the per-epoch log and
+    survives a resumed run.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+def steps_per_epoch(config: TrainingConfig) -> int:
+    return math.ceil(config.effective_train_size / config.batch_size)
+
+
+def learning_rate_for(config: TrainingConfig):
+    """A constant rate, or Keras's ``CosineDecay`` with a linear warm-up."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    steps = steps_per_epoch(config)
+    warmup_steps = int(round(config.warmup_epochs * steps))
+    decay_steps = max(1, config.epochs * steps - warmup_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 100 if warmup_steps else config.learning_rate,
+        decay_steps=decay_steps,
+        alpha=config.min_learning_rate / config.learning_rate,
+        warmup_target=config.learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
+
+
+def compile_model(model: keras.Model, config: TrainingConfig) -> keras.Model:
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate_for(config), clipnorm=config.clipnorm)
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+    )
+    return model
+
+
+def read_history(csv_path: Path) -> dict[str, list[float]]:
+    """The per-epoch log as ``{column: [value per epoch]}`` (``epoch`` included)."""
+    import csv
+
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = rows[0].keys() if rows else []
+    return {name: [float(row[name]) for row in rows] for name in columns}
+
+
+def train_into(
+    config: TrainingConfig,
+    run_dir: Path,
+    *,
+    splits: DataSplits | None = None,
+    verbose: int | str = "auto",
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict[str, Any]:
+    """Train ``config`` inside ``run_dir`` and write every artefact; returns the metrics.
+
+    Writes ``config.json``, ``history.csv``, ``model.keras``, ``best.keras``,
+    ``predictions.npz`` and finally ``metrics.json``, whose presence marks the
+    run complete. If ``run_dir`` holds the backup of an interrupted attempt,
+    training resumes from it.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+
+    _align_history_with_backup(run_dir)
+    make_deterministic(config.seed)
+    splits = splits if splits is not None else make_splits(config)
+    model = compile_model(build_model_for(config), config)
+
+    callbacks = [
+        EpochTimer(),
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL_FILE), monitor="val_loss", save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+        *extra_callbacks,
+    ]
+    started = time.perf_counter()
+    model.fit(
+        splits.x_train,
+        splits.y_train,
+        validation_data=(splits.x_val, splits.y_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    fit_seconds = time.perf_counter() - started
+
+    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
+    probabilities = model.predict(splits.x_test, batch_size=1024, verbose=0).astype(np.float32)
+
+    _save_model_atomic(model, run_dir / MODEL_FILE)
+    buffer_path = run_dir / PREDICTIONS_NPZ
+    _save_npz_atomic(
+        buffer_path,
+        test_indices=splits.test_indices,
+        y_true=splits.y_test,
+        probabilities=probabilities,
+    )
+
+    history = read_history(run_dir / HISTORY_CSV)
+    epoch_seconds = history.get("epoch_seconds", [])
+    metrics = {
+        "run_id": config.run_id(),
+        "label": config.label,
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "epochs": config.epochs,
+        "epoch_seconds": epoch_seconds,
+        "seconds_per_epoch": float(np.median(epoch_seconds)) if epoch_seconds else None,
+        "train_seconds": float(sum(epoch_seconds)),
+        "fit_call_seconds": fit_seconds,
+        "parameters": int(model.count_params()),
+        "sizes": splits.summary(),
+        "validation_is_test": splits.validation_is_test,
+        "data_source": splits.source,
+        "device": describe_device(config),
+        "versions": library_versions(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+    atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2, sort_keys=True))
+    return metrics
+
+
+def _align_history_with_backup(run_dir: Path) -> None:
+    """Keep exactly the logged epochs that the backup will resume after.
+
+    Without a backup the run starts from epoch 0, so an old log is dropped;
+    with one, log rows past the backed-up epoch (written just before a crash)
+    are cut, so a resumed run never logs an epoch twice.
+    """
+    csv_path = run_dir / HISTORY_CSV
+    metadata = run_dir / BACKUP_DIR / "training_metadata.json"
+    if not csv_path.exists():
+        return
+    if not metadata.exists():
+        csv_path.unlink()
+        return
+    completed_epochs = int(json.loads(metadata.read_text())["epoch"])
+    lines = csv_path.read_text().splitlines(keepends=True)
+    atomic_write_text(csv_path, "".join(lines[: 1 + completed_epochs]))
+
+
+def _save_model_atomic(model: keras.Model, path: Path) -> None:
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
