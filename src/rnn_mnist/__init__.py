@@ -7,7 +7,7 @@ The package behind the book. The pipeline, one module per arrow::
       -> analysis / plots (chapters) -> book (papermill + Jupyter Book)
 """
 
-from .config import ConfigError, TrainingConfig, default_config, recipe, seed_recipe
+from .config import ConfigError, TrainingConfig, config_from_parameters, default_config, recipe, seed_recipe
 from .data import CLASS_NAMES, DataSourceError, VerificationError, load_mnist, load_mnist_arrays
 from .model import build_model, lstm_parameter_count
 from .runs import TrainingRun, ensure_trained, find_run
@@ -21,6 +21,7 @@ __all__ = [
     "TrainingRun",
     "VerificationError",
     "build_model",
+    "config_from_parameters",
     "default_config",
     "ensure_trained",
     "find_run",

@@ -224,3 +224,12 @@ def recipe(name: str, **overrides: Any) -> TrainingConfig:
     if name not in RECIPES:
         raise ConfigError("recipe", name, "one of " + ", ".join(repr(r) for r in RECIPES))
     return RECIPES[name](**overrides)
+
+
+def config_from_parameters(recipe_name: str = "book", **parameters: Any) -> TrainingConfig:
+    """The config a chapter's ``parameters`` cell asks for.
+
+    ``None`` means "the recipe's own value", so a parameters cell can list every
+    knob without restating the recipe's defaults.
+    """
+    return recipe(recipe_name, **{k: v for k, v in parameters.items() if v is not None})
