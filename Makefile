@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make book   -- set up, execute every chapter on the full data, build the site
+#   make test   -- set up, run every test (unit, notebooks via nbmake, book build)
+# Each target creates .venv and installs requirements.txt when needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+
+# Cached MNIST and stored training runs live inside the checkout.
+export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup data book book-small test benchmark sync-mocks clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	$(BIN)/rnn-mnist data
+
+book: data
+	$(BIN)/rnn-mnist book --profile full
+
+book-small: data
+	$(BIN)/rnn-mnist book --profile small
+
+test: data
+	$(BIN)/python -m pytest --nbmake tests notebooks
+
+benchmark: data
+	$(BIN)/python benchmarks/time_to_accuracy.py
+
+sync-mocks: setup
+	$(BIN)/rnn-mnist sync-mocks
+
+clean:
+	rm -rf book/_build book/notebooks book/.executing book/results.md

@@ -1,0 +1,276 @@
+"""The book pipeline: execute the chapters with papermill, then build the site.
+
+The order of chapters is the order of ``_toc.yml``; the parameters come from
+one file, ``notebooks/parameters.yml``, by profile (``full`` for the real book,
+``small`` for tests). Executed copies are written to ``book/notebooks/``
+(git-ignored build products) and Jupyter Book renders them without executing
+them again (``execute_notebooks: off`` in ``_config.yml``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BOOK_DIR = "book"
+NOTEBOOKS_DIR = "notebooks"
+EXECUTED_DIR = "book/notebooks"
+PARAMETERS_FILE = "notebooks/parameters.yml"
+RESULTS_PAGE = "book/results.md"
+TOC_FILE = "_toc.yml"
+CONFIG_FILE = "_config.yml"
+
+
+class ChapterExecutionError(RuntimeError):
+    """A chapter failed while papermill executed it."""
+
+
+def repository_root(start: Path | None = None) -> Path:
+    """The folder holding ``_toc.yml`` at or above ``start`` (default: the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / TOC_FILE).is_file() and (candidate / NOTEBOOKS_DIR).is_dir():
+            return candidate
+    raise FileNotFoundError(f"no {TOC_FILE} with a {NOTEBOOKS_DIR}/ folder beside it at or above {here}")
+
+
+def _toc_files(node: Any) -> list[str]:
+    files: list[str] = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                files.append(node[key])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                files.extend(_toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            files.extend(_toc_files(item))
+    return files
+
+
+def toc_entries(root: Path) -> list[str]:
+    """Every document of ``_toc.yml`` in reading order (paths relative to ``book/``)."""
+    return _toc_files(yaml.safe_load((root / TOC_FILE).read_text()))
+
+
+def chapter_names(root: Path) -> list[str]:
+    """The chapter notebooks, in the order of the table of contents (e.g. ``01_data``)."""
+    prefix = f"{NOTEBOOKS_DIR}/"
+    return [entry[len(prefix):] for entry in toc_entries(root) if entry.startswith(prefix)]
+
+
+def load_profile(root: Path, profile: str) -> dict[str, Any]:
+    """The parameters of ``profile`` from ``notebooks/parameters.yml``."""
+    profiles = yaml.safe_load((root / PARAMETERS_FILE).read_text()) or {}
+    if profile not in profiles:
+        raise ValueError(
+            f"Unknown parameter profile {profile!r} in {PARAMETERS_FILE}; "
+            f"choose one of: {', '.join(sorted(profiles))}"
+        )
+    return dict(profiles[profile] or {})
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names defined in the notebook's ``parameters`` cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def parameters_for(notebook: Path, profile_values: dict[str, Any]) -> dict[str, Any]:
+    """The profile's values restricted to what this chapter declares."""
+    declared = declared_parameters(notebook)
+    return {name: value for name, value in profile_values.items() if name in declared}
+
+
+def execute_chapter(root: Path, name: str, parameters: dict[str, Any]) -> Path:
+    """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/<name>.ipynb``.
+
+    The executed copy appears only when every cell succeeded; a failure raises
+    :class:`ChapterExecutionError` naming the chapter and the cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
+    target = root / EXECUTED_DIR / f"{name}.ipynb"
+    scratch = root / BOOK_DIR / ".executing"
+    scratch.mkdir(parents=True, exist_ok=True)
+    partial = scratch / f"{name}.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(partial),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(source.parent),
+            progress_bar=True,
+        )
+    except PapermillExecutionError as error:
+        raise ChapterExecutionError(
+            f"Chapter {name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}. The partly executed copy is {partial}."
+        ) from error
+    errors = error_outputs(partial)
+    if errors:
+        raise ChapterExecutionError(f"Chapter {name} has error outputs in cells {errors}; see {partial}.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, target)
+    return target
+
+
+def error_outputs(notebook: Path) -> list[int]:
+    """Indices of cells whose outputs include an error."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [
+        index
+        for index, cell in enumerate(cells)
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", []))
+    ]
+
+
+def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
+    """``book/results.md``: what the book's own run measured, generated from the stored run."""
+    from .config import config_from_parameters
+    from .runs import find_run
+
+    run_parameters = {k: profile_values.get(k) for k in ("epochs", "batch_size", "train_size", "test_size", "seed")}
+    rows = []
+    for recipe_name, title in (("book", "The book's recipe"), ("seed", "The seed notebook's recipe")):
+        config = config_from_parameters(recipe_name, **run_parameters)
+        run = find_run(config)
+        if run is not None:
+            rows.append((title, config, run))
+    if not rows or rows[0][1].label != "book":
+        raise FileNotFoundError(
+            "The book's run is not stored yet; execute the chapters first (rnn-mnist book)."
+        )
+    main_run = rows[0][2]
+    metrics = main_run.metrics
+    lines = [
+        "# Results",
+        "",
+        "This page is generated by the book build from the stored training run that the chapters "
+        "narrate, so the numbers below are the ones this copy of the book measured.",
+        "",
+        "## Test accuracy",
+        "",
+        "| Recipe | Test accuracy | Test loss | Epochs | Seconds per epoch (median) | Training seconds | Run |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for title, config, run in rows:
+        m = run.metrics
+        lines.append(
+            f"| {title} | {m['test_accuracy']:.2%} | {m['test_loss']:.4f} | {m['epochs']} | "
+            f"{m['seconds_per_epoch']:.1f} | {m['train_seconds']:.0f} | `{config.run_id()}` |"
+        )
+    sizes = metrics["sizes"]
+    lines += [
+        "",
+        "## How it was measured",
+        "",
+        f"- Data: {sizes['train']:,} training images, {sizes['validation']:,} validation images, "
+        f"{sizes['test']:,} test images; served by {metrics['data_source']}.",
+        f"- Device: {metrics['device']['summary']} (Keras backend: {metrics['device']['backend']}).",
+        f"- Trained: {metrics['finished_at']}; book built: "
+        f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}.",
+        "",
+        "## Library versions",
+        "",
+        "| Library | Version |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {name} | {version} |" for name, version in sorted(metrics["versions"].items())]
+    lines += [
+        "",
+        "## The configuration",
+        "",
+        "```json",
+        json.dumps(main_run.config.to_dict(), indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    page = root / RESULTS_PAGE
+    page.write_text("\n".join(lines))
+    return page
+
+
+def jupyter_book_command() -> list[str]:
+    local = Path(sys.executable).with_name("jupyter-book")
+    return [str(local) if local.exists() else (shutil.which("jupyter-book") or "jupyter-book")]
+
+
+def build_html(root: Path) -> Path:
+    """``jupyter-book build book/`` with warnings as errors; returns the HTML folder."""
+    command = [*jupyter_book_command(), "build", BOOK_DIR, "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, cwd=root, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed (exit {result.returncode}); see its output above.")
+    return root / BOOK_DIR / "_build" / "html"
+
+
+def build_book(root: Path, profile: str = "full", build_html_site: bool = True) -> Path:
+    """Execute every chapter in TOC order, write the results page and build the site."""
+    root = repository_root(root)
+    profile_values = load_profile(root, profile)
+    timings: dict[str, float] = {}
+    chapters = chapter_names(root)
+    for number, name in enumerate(chapters, start=1):
+        notebook = root / NOTEBOOKS_DIR / f"{name}.ipynb"
+        parameters = parameters_for(notebook, profile_values)
+        print(f"[{number}/{len(chapters)}] executing {name} with {parameters or 'its own defaults'}", flush=True)
+        started = time.perf_counter()
+        execute_chapter(root, name, parameters)
+        timings[name] = time.perf_counter() - started
+    write_results_page(root, profile_values)
+    html = root / BOOK_DIR / "_build" / "html"
+    if build_html_site:
+        started = time.perf_counter()
+        html = build_html(root)
+        timings["jupyter-book build"] = time.perf_counter() - started
+    print("\nStep times (seconds):")
+    for step, seconds in timings.items():
+        print(f"  {step:24s} {seconds:7.1f}")
+    print(f"  {'total':24s} {sum(timings.values()):7.1f}")
+    print(f"\nThe book is at {html / 'index.html'}")
+    return html
+
+
+def sync_nbmake_mocks(root: Path, profile: str = "small") -> list[str]:
+    """Write the ``small`` profile into each chapter's nbmake mock metadata.
+
+    ``pytest --nbmake notebooks/`` then runs every chapter on the small
+    parameters, while papermill builds the book with the real ones. Returns
+    the chapters whose metadata changed.
+    """
+    import nbformat
+
+    profile_values = load_profile(root, profile)
+    changed = []
+    for name in chapter_names(root):
+        path = root / NOTEBOOKS_DIR / f"{name}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        cell = parameters_cell(notebook)
+        mocks = parameters_for(path, profile_values)
+        if cell.metadata.get("nbmake", {}).get("mock") != mocks:
+            cell.metadata.setdefault("nbmake", {})["mock"] = mocks
+            nbformat.write(notebook, path)
+            changed.append(name)
+    return changed
+
+
+def parameters_cell(notebook) -> Any:
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
+    return cells[0]
