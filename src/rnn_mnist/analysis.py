@@ -1,0 +1,531 @@
+"""Numbers the chapters read off the data, a training run and its predictions.
+
+Every function takes plain data (arrays, a run's ``history`` dict, a config,
+a trained model) and returns a number, an array or a small pandas table, so a
+chapter's code cells stay one or two calls long and the same computation is
+never written twice. Figures of these numbers live in :mod:`rnn_mnist.plots`.
+
+Grouped by the chapter that first needs them:
+
+* data: :func:`array_fingerprints`, :func:`class_balance`,
+  :func:`sample_indices_per_class`, :func:`split_table`
+* model: :func:`weight_table`
+* training: :func:`history_frame`, :func:`run_summary`,
+  :func:`recipe_differences`, :func:`learning_rate_curve`, :func:`device_note`
+* learning curves: :func:`fit_summary`, :func:`describe_fit`
+* confusion matrix: :func:`per_class_accuracy`, :func:`classification_table`,
+  :func:`most_confused_pairs`
+* error analysis: :func:`confident_mistakes`, :func:`confidence_of`,
+  :func:`confidence_summary`, :func:`probabilities_after_rows`,
+  :func:`accuracy_after_rows`, :func:`accuracy_by_rows_read`,
+  :func:`rows_needed`
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+
+from .config import TrainingConfig
+from .data import ARRAY_NAMES, CLASS_NAMES, MNIST_ARRAY_SHA256, MnistArrays, array_sha256
+
+NUM_CLASSES = len(CLASS_NAMES)
+ROWS = 28
+#: Every prefix length an image has: read 1 row, 2 rows, ... all 28.
+ALL_ROWS = tuple(range(1, ROWS + 1))
+
+
+# -- chapter 1: the data -------------------------------------------------------
+def array_fingerprints(mnist: MnistArrays) -> pd.DataFrame:
+    """Shape, dtype and SHA-256 of each array, beside the pinned hash of the real MNIST.
+
+    One row per array (``x_train``, ``y_train``, ``x_test``, ``y_test``);
+    ``matches`` is True when the bytes are exactly the pinned ones.
+    """
+    rows = []
+    for name in ARRAY_NAMES:
+        array = getattr(mnist, name)
+        digest = array_sha256(array)
+        rows.append(
+            {
+                "array": name,
+                "shape": tuple(array.shape),
+                "dtype": str(array.dtype),
+                "sha256": digest,
+                "pinned sha256": MNIST_ARRAY_SHA256[name],
+                "matches": digest == MNIST_ARRAY_SHA256[name],
+            }
+        )
+    return pd.DataFrame(rows).set_index("array")
+
+
+def class_balance(
+    labels_by_split: Mapping[str, np.ndarray],
+    *,
+    normalize: bool = False,
+    num_classes: int = NUM_CLASSES,
+) -> pd.DataFrame:
+    """How many images of each digit every split holds.
+
+    Returns a table indexed by digit with one column per split; with
+    ``normalize=True`` each column is a share that sums to 1. A digit missing
+    from a split counts 0.
+    """
+    columns = {}
+    for name, labels in labels_by_split.items():
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)[:num_classes]
+        columns[name] = counts / counts.sum() if normalize else counts
+    table = pd.DataFrame(columns, index=pd.Index(range(num_classes), name="digit"))
+    return table
+
+
+def sample_indices_per_class(
+    labels: np.ndarray, per_class: int = 8, *, seed: int = 0, num_classes: int = NUM_CLASSES
+) -> np.ndarray:
+    """Indices of ``per_class`` random images of each digit, shape ``(num_classes, per_class)``.
+
+    Row ``d`` holds images labelled ``d``, in increasing index order; the draw
+    is a pure function of ``labels`` and ``seed``.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    grid = np.empty((num_classes, per_class), dtype=np.int64)
+    for digit in range(num_classes):
+        candidates = np.flatnonzero(labels == digit)
+        if len(candidates) < per_class:
+            raise ValueError(f"only {len(candidates)} images of digit {digit}, asked for {per_class}")
+        grid[digit] = np.sort(rng.choice(candidates, size=per_class, replace=False))
+    return grid
+
+
+def split_table(splits) -> pd.DataFrame:
+    """The three subsets a run uses: size, where they come from and what each is for.
+
+    ``splits`` is a :class:`rnn_mnist.splits.DataSplits`. When the validation
+    set *is* the test set (the seed notebook's choice) the table says so.
+    """
+    validation_from = (
+        "MNIST test set (the same images as the test split)"
+        if splits.validation_is_test
+        else "MNIST training set (held out, never fitted)"
+    )
+    rows = [
+        ("train", len(splits.y_train), "MNIST training set", "fit the weights, every epoch"),
+        ("validation", len(splits.y_val), validation_from, "watch learning, compare settings, every epoch"),
+        ("test", len(splits.y_test), "MNIST test set", "measure the final model, once"),
+    ]
+    return pd.DataFrame(rows, columns=["split", "images", "drawn from", "used to"]).set_index("split")
+
+
+# -- chapter 2: the model ------------------------------------------------------
+def weight_table(model) -> pd.DataFrame:
+    """Every weight tensor of a Keras model: layer, weight name, shape and parameter count."""
+    rows = []
+    for layer in model.layers:
+        for weight in layer.weights:
+            shape = tuple(int(d) for d in weight.shape)
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "weight": weight.name.split("/")[-1],
+                    "shape": shape,
+                    "parameters": int(np.prod(shape)) if shape else 1,
+                }
+            )
+    return pd.DataFrame(rows, columns=["layer", "weight", "shape", "parameters"])
+
+
+# -- chapter 3: training ----------------------------------------------------------
+def history_frame(history: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """A run's per-epoch log as a table indexed by epoch number (from 1).
+
+    Adds ``elapsed_seconds``, the wall time at the end of each epoch, when
+    ``epoch_seconds`` was logged. The ``epoch`` column Keras writes (from 0)
+    becomes the index.
+    """
+    table = pd.DataFrame({k: list(v) for k, v in history.items() if k != "epoch"})
+    table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
+    if "epoch_seconds" in table:
+        table["elapsed_seconds"] = table["epoch_seconds"].cumsum()
+    return table
+
+
+def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per training run: what it trained on, how long it took, how well it did.
+
+    ``runs`` maps a name to a :class:`rnn_mnist.runs.TrainingRun` (anything
+    with ``.config`` and ``.metrics`` works).
+    """
+    rows = {}
+    for name, run in runs.items():
+        metrics, config = run.metrics, run.config
+        sizes = metrics.get("sizes", {})
+        rows[name] = {
+            "epochs": config.epochs,
+            "batch size": config.batch_size,
+            "training images": sizes.get("train"),
+            "validation": "the test set" if metrics.get("validation_is_test") else f"{sizes.get('validation')} held-out images",
+            "steps per epoch": math.ceil(config.effective_train_size / config.batch_size),
+            "median seconds per epoch": metrics.get("seconds_per_epoch"),
+            "training seconds": metrics.get("train_seconds"),
+            "test accuracy": metrics.get("test_accuracy"),
+            "parameters": metrics.get("parameters"),
+            "device": metrics.get("device", {}).get("summary"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+#: Why the book's recipe sets each field the way it does (shown only for fields that differ).
+RECIPE_REASONS = {
+    "epochs": "Passes over the training images; with a cosine schedule this also sets how long the decay lasts.",
+    "batch_size": "Fewer, larger steps keep the CPU or GPU busy and cut the per-step overhead of every epoch.",
+    "learning_rate": "A larger batch averages away gradient noise, so it can take a larger peak step.",
+    "schedule": "Warm up, then follow a cosine down: large steps early, small careful ones at the end.",
+    "warmup_epochs": "Ramping the rate up from a small value avoids big early updates from random weights.",
+    "min_learning_rate": "The floor the cosine decays to, so the last epochs still move a little.",
+    "clipnorm": "Caps the gradient norm; recurrent networks occasionally produce exploding gradients.",
+    "input_dtype": "8-bit pixels need no more than float32, which GPUs (and cuDNN) are fast at; float64 doubles memory.",
+    "validation_size": "Images held out of the training set to validate on, so the test set stays unseen.",
+    "validate_on_test": "Validating on the test set lets test images steer decisions; the book never does.",
+    "dropout": "Randomly silences features during training to fight over-fitting.",
+    "jit_compile": "XLA compilation of the training step (None lets Keras decide).",
+}
+
+
+def recipe_differences(
+    first: TrainingConfig,
+    second: TrainingConfig,
+    *,
+    reasons: Mapping[str, str] = RECIPE_REASONS,
+) -> pd.DataFrame:
+    """The fields where two configs differ, with each one's value and why it matters.
+
+    Columns are named after the configs' labels (``first`` and ``second`` when
+    a label is empty or both are the same). Fields that do not change the run
+    (the label) and fields that are equal are left out.
+    """
+    first_name = first.label or "first"
+    second_name = second.label or "second"
+    if first_name == second_name:
+        first_name, second_name = "first", "second"
+    a, b = first.to_dict(), second.to_dict()
+    rows = [
+        {"setting": name, first_name: a[name], second_name: b[name], "why it matters": reasons.get(name, "")}
+        for name in a
+        if name != "label" and a[name] != b[name]
+    ]
+    return pd.DataFrame(rows, columns=["setting", first_name, second_name, "why it matters"]).set_index("setting")
+
+
+def learning_rate_curve(config: TrainingConfig, points_per_epoch: int = 20) -> pd.DataFrame:
+    """The learning rate the optimizer uses over training, sampled along the epochs.
+
+    Evaluates the same schedule :mod:`rnn_mnist.training` builds for ``config``
+    (a constant, or warm-up + cosine decay). Columns: ``epoch`` (fractional,
+    0 = start of training) and ``learning_rate``.
+    """
+    from .training import learning_rate_for, steps_per_epoch
+
+    steps = steps_per_epoch(config)
+    total = config.epochs * steps
+    step_grid = np.unique(np.linspace(0, total, config.epochs * points_per_epoch + 1).round().astype(np.int64))
+    schedule = learning_rate_for(config)
+    if callable(schedule):
+        rates = [float(np.asarray(schedule(int(step)))) for step in step_grid]
+    else:
+        rates = [float(schedule)] * len(step_grid)
+    return pd.DataFrame({"epoch": step_grid / steps, "learning_rate": rates})
+
+
+def device_note(device: Mapping[str, Any]) -> str:
+    """A short Markdown note saying what hardware trained this copy of the book.
+
+    ``device`` is :func:`rnn_mnist.device.describe_device`'s dict.
+    """
+    if device.get("kind") == "cpu":
+        return (
+            "**This copy of the book was trained on a CPU** "
+            f"({device.get('summary', 'no GPU')}). Everything below runs correctly on a CPU, "
+            "only more slowly than on a GPU: the times you see are CPU times, and the "
+            "fused cuDNN kernel the LSTM would use on an NVIDIA GPU played no part."
+        )
+    if device.get("cudnn"):
+        return (
+            f"**This copy of the book was trained on a GPU** ({device.get('summary')}). "
+            "The LSTM ran on the fused cuDNN kernel, which runs all 28 time steps for the whole "
+            "batch as one optimised call instead of a loop of small operations per step."
+        )
+    return (
+        f"**This copy of the book was trained on an accelerator** ({device.get('summary')}), "
+        "but without the fused cuDNN kernel, so the LSTM ran as a generic loop of operations."
+    )
+
+
+# -- chapter 4: learning curves ------------------------------------------------------
+def fit_summary(history: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """The facts about a run's curves that the over/under-fitting discussion needs.
+
+    Epochs are numbered from 1. ``accuracy_gap`` is training minus validation
+    accuracy at the last epoch (positive: better on the training images);
+    ``val_loss_rise`` is how far the last validation loss sits above its
+    minimum; ``last_val_loss_change`` is the relative change of validation
+    loss over the last epoch (negative: still falling).
+    """
+    val_loss = np.asarray(history["val_loss"], dtype=float)
+    best = int(np.argmin(val_loss))
+    last_change = (val_loss[-1] - val_loss[-2]) / val_loss[-2] if len(val_loss) > 1 else float("nan")
+    return {
+        "epochs": len(val_loss),
+        "best_epoch": best + 1,
+        "best_val_loss": float(val_loss[best]),
+        "final_val_loss": float(val_loss[-1]),
+        "final_train_loss": float(history["loss"][-1]),
+        "final_train_accuracy": float(history["accuracy"][-1]),
+        "final_val_accuracy": float(history["val_accuracy"][-1]),
+        "accuracy_gap": float(history["accuracy"][-1] - history["val_accuracy"][-1]),
+        "val_loss_rise": float(val_loss[-1] - val_loss[best]),
+        "last_val_loss_change": float(last_change),
+    }
+
+
+def describe_fit(
+    history: Mapping[str, Sequence[float]],
+    *,
+    rise_tolerance: float = 0.05,
+    still_falling: float = 0.01,
+    gap_tolerance: float = 0.01,
+) -> str:
+    """Plain-English reading of a run's curves, decided by the numbers.
+
+    * validation loss ended more than ``rise_tolerance`` (relative) above its
+      minimum: it turned up, the signature of over-fitting;
+    * it fell by more than ``still_falling`` (relative) over the last epoch:
+      still learning when training stopped (under-fitting, if anything);
+    * otherwise: it has levelled off.
+
+    The accuracy gap is called out when it exceeds ``gap_tolerance``.
+    """
+    facts = fit_summary(history)
+    sentences = []
+    if facts["epochs"] < 2:
+        sentences.append("With a single epoch there is no curve to read yet.")
+    elif facts["val_loss_rise"] > rise_tolerance * facts["best_val_loss"]:
+        sentences.append(
+            f"Validation loss was lowest at epoch {facts['best_epoch']} ({facts['best_val_loss']:.4f}) "
+            f"and ended higher ({facts['final_val_loss']:.4f}): it has turned up, the signature of "
+            "over-fitting: the model keeps getting better on its training images and worse on new ones."
+        )
+    elif facts["last_val_loss_change"] < -still_falling:
+        sentences.append(
+            f"Validation loss was still falling in the last epoch ({facts['last_val_loss_change']:+.1%}): "
+            "training stopped before the model stopped improving, so if anything this run under-fits."
+        )
+    else:
+        sentences.append(
+            f"Validation loss has levelled off (lowest {facts['best_val_loss']:.4f} at epoch "
+            f"{facts['best_epoch']}, last {facts['final_val_loss']:.4f}): no sign of over-fitting yet, "
+            "and little left to gain from more epochs of the same schedule."
+        )
+    gap = facts["accuracy_gap"]
+    if gap > gap_tolerance:
+        sentences.append(
+            f"Training accuracy ends {gap * 100:.1f} percentage points above validation accuracy: the model does "
+            "better on images it has fitted than on images it has not."
+        )
+    elif gap < -gap_tolerance:
+        sentences.append(
+            f"Validation accuracy ends {-gap * 100:.1f} percentage points above training accuracy. That is not magic: "
+            "Keras averages training accuracy over the whole epoch while the weights were still "
+            "improving, but measures validation accuracy with the end-of-epoch weights."
+        )
+    else:
+        sentences.append(
+            f"Training and validation accuracy end within {gap_tolerance:.0%} of each other "
+            f"({facts['final_train_accuracy']:.2%} and {facts['final_val_accuracy']:.2%}): "
+            "the model does about as well on new images as on the ones it trained on."
+        )
+    return " ".join(sentences)
+
+
+# -- chapter 5: the confusion matrix --------------------------------------------
+def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = NUM_CLASSES) -> pd.Series:
+    """For each digit, the share of its images the model labelled correctly (its recall).
+
+    A digit with no images in ``y_true`` gets NaN.
+    """
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
+    support = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(support > 0, np.diag(matrix) / np.maximum(support, 1), np.nan)
+    return pd.Series(accuracy, index=pd.Index(range(num_classes), name="digit"), name="accuracy")
+
+
+def classification_table(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str] = CLASS_NAMES
+) -> pd.DataFrame:
+    """scikit-learn's ``classification_report`` as a table: precision, recall, F1, support.
+
+    One row per digit, then ``accuracy``, ``macro avg`` and ``weighted avg``.
+    Support is an integer count of true images.
+    """
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=np.arange(len(class_names)),
+        target_names=list(class_names),
+        output_dict=True,
+        zero_division=0,
+    )
+    accuracy = report.pop("accuracy")
+    table = pd.DataFrame(report).T
+    table.loc["accuracy"] = pd.Series(
+        {"precision": np.nan, "recall": np.nan, "f1-score": accuracy, "support": table.loc["macro avg", "support"]}
+    )
+    table = table.loc[[*class_names, "accuracy", "macro avg", "weighted avg"]]
+    table["support"] = table["support"].astype(int)
+    return table
+
+
+def most_confused_pairs(
+    y_true: np.ndarray, y_pred: np.ndarray, top: int | None = 10, num_classes: int = NUM_CLASSES
+) -> pd.DataFrame:
+    """Off-diagonal cells of the confusion matrix, largest first.
+
+    Columns: ``true``, ``predicted``, ``count``, ``share of errors`` (of all
+    mistakes) and ``share of class`` (of the true digit's images). Ties are
+    broken by true then predicted digit; pairs that never happen are left out.
+    """
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
+    support = matrix.sum(axis=1)
+    errors = matrix.sum() - np.trace(matrix)
+    rows = [
+        (t, p, int(matrix[t, p]))
+        for t in range(num_classes)
+        for p in range(num_classes)
+        if t != p and matrix[t, p] > 0
+    ]
+    table = pd.DataFrame(rows, columns=["true", "predicted", "count"])
+    table = table.sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable")
+    table["share of errors"] = table["count"] / max(errors, 1)
+    table["share of class"] = table["count"].to_numpy() / support[table["true"].to_numpy().astype(int)]
+    if top is not None:
+        table = table.head(top)
+    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
+    return table
+
+
+# -- chapter 6: error analysis ------------------------------------------------------
+def confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, top: int | None = 16) -> pd.DataFrame:
+    """The wrong answers the model was surest of, surest first.
+
+    Indexed by ``position`` (row in ``probabilities``); columns ``true``,
+    ``predicted``, ``confidence`` (probability of the predicted digit) and
+    ``p(true)`` (probability it gave the right digit).
+    """
+    y_true = np.asarray(y_true)
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")]
+    if top is not None:
+        order = order[:top]
+    return pd.DataFrame(
+        {
+            "true": y_true[order],
+            "predicted": predicted[order],
+            "confidence": confidence[order],
+            "p(true)": probabilities[order, y_true[order]],
+        },
+        index=pd.Index(order, name="position"),
+    )
+
+
+def confidence_of(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, np.ndarray]:
+    """The probability of the predicted digit, split into right and wrong answers.
+
+    Returns ``{"right": array, "wrong": array}``.
+    """
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    correct = predicted == np.asarray(y_true)
+    return {"right": confidence[correct], "wrong": confidence[~correct]}
+
+
+def confidence_summary(
+    y_true: np.ndarray, probabilities: np.ndarray, thresholds: Sequence[float] = (0.9, 0.99)
+) -> pd.DataFrame:
+    """How sure the model was when right and when wrong.
+
+    Rows ``right`` and ``wrong``; columns ``answers``, ``median confidence``
+    and, for each threshold, the share of answers at least that confident.
+    """
+    rows = {}
+    for name, values in confidence_of(y_true, probabilities).items():
+        row = {"answers": len(values), "median confidence": float(np.median(values)) if len(values) else np.nan}
+        for threshold in thresholds:
+            row[f"share ≥ {threshold:g}"] = float(np.mean(values >= threshold)) if len(values) else np.nan
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def probabilities_after_rows(
+    model, x: np.ndarray, rows: Sequence[int] = ALL_ROWS, *, batch_size: int = 1000
+) -> np.ndarray:
+    """What a trained model answers having read only the first ``k`` rows, for each ``k``.
+
+    Feeds ``x[:, :k]`` through :func:`rnn_mnist.model.prefix_reader`, the same
+    trained layers accepting any number of rows. Returns an array of shape
+    ``(len(rows), len(x), classes)``; for ``k = 28`` it equals the model's
+    ordinary prediction.
+    """
+    from .model import prefix_reader
+
+    reader = prefix_reader(model)
+    return np.stack(
+        [np.asarray(reader.predict(x[:, :k], batch_size=batch_size, verbose=0)) for k in rows]
+    )
+
+
+def accuracy_after_rows(
+    row_probabilities: np.ndarray,
+    y_true: np.ndarray,
+    rows: Sequence[int] = ALL_ROWS,
+    num_classes: int = NUM_CLASSES,
+) -> pd.DataFrame:
+    """Accuracy after each number of rows read, overall and per digit.
+
+    ``row_probabilities`` comes from :func:`probabilities_after_rows`. The
+    table is indexed by ``rows read``; column ``all digits`` is the overall
+    accuracy, columns ``0`` .. ``9`` the accuracy on images of that digit.
+    """
+    y_true = np.asarray(y_true)
+    correct = row_probabilities.argmax(axis=2) == y_true[None, :]
+    table = pd.DataFrame({"all digits": correct.mean(axis=1)}, index=pd.Index(list(rows), name="rows read"))
+    for digit in range(num_classes):
+        mask = y_true == digit
+        table[digit] = correct[:, mask].mean(axis=1) if mask.any() else np.nan
+    return table
+
+
+def accuracy_by_rows_read(model, x: np.ndarray, y: np.ndarray, rows: Sequence[int] = ALL_ROWS) -> pd.DataFrame:
+    """:func:`accuracy_after_rows` straight from a model and images (one call)."""
+    return accuracy_after_rows(probabilities_after_rows(model, x, rows), y, rows)
+
+
+def rows_needed(row_probabilities: np.ndarray, y_true: np.ndarray, rows: Sequence[int] = ALL_ROWS) -> np.ndarray:
+    """For each image, the fewest rows after which the answer is right and stays right.
+
+    "Stays right" means right after every later number of rows in ``rows``
+    too. Images the model still gets wrong after the last row get NaN.
+    """
+    correct = row_probabilities.argmax(axis=2) == np.asarray(y_true)[None, :]
+    # stays[i, n]: correct at rows[i] and at every later entry.
+    stays = np.flip(np.logical_and.accumulate(np.flip(correct, axis=0), axis=0), axis=0)
+    first = stays.argmax(axis=0)
+    needed = np.asarray(rows, dtype=float)[first]
+    needed[~stays[-1]] = np.nan
+    return needed

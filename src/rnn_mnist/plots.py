@@ -1,0 +1,446 @@
+"""The book's figures, one function per figure.
+
+Every function takes data (arrays, a ``history`` dict, a table from
+:mod:`rnn_mnist.analysis`), draws with matplotlib's object API
+(``fig, ax = plt.subplots(...)``, safe under the non-interactive Agg
+backend) and returns the :class:`~matplotlib.figure.Figure`. Nothing is read
+from or written to disk here; a chapter shows the figure and the build keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+from .data import CLASS_NAMES
+
+ROWS = 28
+TRAIN_COLOR, VALIDATION_COLOR = "tab:blue", "tab:orange"
+HIGHLIGHT = "tab:red"
+
+
+def _percent(decimals: int = 0) -> FuncFormatter:
+    """A fresh tick formatter showing fractions as percentages (one per axis)."""
+    return FuncFormatter(lambda value, _: f"{value:.{decimals}%}")
+
+
+def _as_intensity(image: np.ndarray) -> np.ndarray:
+    """Pixels as floats in [0, 1], whether given as uint8 0..255 or already scaled."""
+    image = np.asarray(image)
+    return image / 255.0 if image.dtype == np.uint8 else image.astype(float)
+
+
+def _hide_ticks(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+# -- chapter 1: the data -------------------------------------------------------
+def plot_digit_grid(
+    images: np.ndarray,
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int = 8,
+    suptitle: str | None = None,
+    cell_size: float = 1.2,
+    title_size: float = 8,
+) -> Figure:
+    """Images in a grid, each with an optional small title; empty cells stay blank."""
+    count = len(images)
+    nrows = max(1, -(-count // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, nrows * (cell_size + 0.25)), squeeze=False)
+    for position, ax in enumerate(axes.flat):
+        _hide_ticks(ax)
+        if position >= count:
+            ax.set_axis_off()
+            continue
+        ax.imshow(_as_intensity(images[position]), cmap="gray_r", vmin=0, vmax=1)
+        if titles is not None:
+            ax.set_title(titles[position], fontsize=title_size)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_samples(images: np.ndarray, index_grid: np.ndarray, *, cell_size: float = 0.9) -> Figure:
+    """One row per digit: ``images[index_grid[d]]`` drawn along row ``d``, labelled on the left.
+
+    ``index_grid`` is :func:`rnn_mnist.analysis.sample_indices_per_class`'s
+    ``(classes, per_class)`` array.
+    """
+    nrows, ncols = index_grid.shape
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, nrows * cell_size), squeeze=False)
+    for digit in range(nrows):
+        for column in range(ncols):
+            ax = axes[digit, column]
+            ax.imshow(_as_intensity(images[index_grid[digit, column]]), cmap="gray_r", vmin=0, vmax=1)
+            _hide_ticks(ax)
+        axes[digit, 0].set_ylabel(str(digit), rotation=0, labelpad=12, fontsize=12, va="center")
+    fig.suptitle(f"{ncols} training images of each digit")
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(shares: pd.DataFrame) -> Figure:
+    """Grouped bars: the share of each digit in every split (columns of ``shares``).
+
+    ``shares`` is :func:`rnn_mnist.analysis.class_balance` with ``normalize=True``.
+    A dotted line marks a perfectly even 10 %.
+    """
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    digits = np.arange(len(shares))
+    width = 0.8 / max(1, shares.shape[1])
+    for offset, name in enumerate(shares.columns):
+        ax.bar(digits + (offset - (shares.shape[1] - 1) / 2) * width, shares[name], width, label=str(name))
+    ax.axhline(1 / len(shares), color="gray", linestyle=":", linewidth=1, label="even split")
+    ax.set_xticks(digits, [str(d) for d in shares.index])
+    ax.set_xlabel("digit")
+    ax.set_ylabel("share of the split's images")
+    ax.yaxis.set_major_formatter(_percent())
+    ax.set_title("Class balance")
+    ax.legend(ncols=min(4, shares.shape[1] + 1), fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *, row: int = 14) -> Figure:
+    """The book's key picture: one image, read as 28 time steps of 28 pixels.
+
+    Left, the digit with its rows ruled off; middle, the same rows pulled apart
+    and stacked in reading order (time runs downwards); right, the 28 numbers of
+    one row (``row``, counted from 1): the input vector ``x_t`` of that step.
+    """
+    pixels = _as_intensity(image)
+    rows, width = pixels.shape
+    if not 1 <= row <= rows:
+        raise ValueError(f"row must be between 1 and {rows}, got {row}")
+    fig, (ax_image, ax_rows, ax_vector) = plt.subplots(
+        1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.35]}
+    )
+    name = f"a {label}" if label is not None else "an image"
+
+    ax_image.imshow(pixels, cmap="gray_r", vmin=0, vmax=1)
+    for boundary in np.arange(rows + 1) - 0.5:
+        ax_image.axhline(boundary, color="tab:gray", linewidth=0.4, alpha=0.6)
+    ax_image.add_patch(Rectangle((-0.5, row - 1.5), width, 1, fill=False, edgecolor=HIGHLIGHT, linewidth=2))
+    ax_image.set_xticks([])
+    ax_image.set_yticks([0, 6, 13, 20, 27], ["row 1", "row 7", "row 14", "row 21", "row 28"])
+    ax_image.set_title(f"The image: {name}, {rows} rows of {width} pixels", fontsize=10)
+
+    gap = 0.6
+    for step in range(rows):
+        top = step * (1 + gap)
+        ax_rows.imshow(pixels[step : step + 1], cmap="gray_r", vmin=0, vmax=1, aspect="auto",
+                       extent=(-0.5, width - 0.5, top + 1, top))
+        if step == row - 1:
+            ax_rows.add_patch(Rectangle((-0.5, top), width, 1, fill=False, edgecolor=HIGHLIGHT, linewidth=2))
+    ax_rows.set_xlim(-0.5, width - 0.5)
+    ax_rows.set_ylim(rows * (1 + gap), -gap)
+    ticks = [0, 6, 13, 20, 27]
+    ax_rows.set_yticks([t * (1 + gap) + 0.5 for t in ticks], [f"t = {t + 1}" for t in ticks])
+    ax_rows.set_xticks([0, 27], ["pixel 1", "pixel 28"])
+    ax_rows.set_ylabel("time step  (read downwards)")
+    ax_rows.set_title("The sequence: one row per time step", fontsize=10)
+
+    positions = np.arange(1, width + 1)
+    ax_vector.bar(positions, pixels[row - 1], color=HIGHLIGHT, width=0.8)
+    ax_vector.set_xlim(0.4, width + 0.6)
+    ax_vector.set_ylim(0, 1.05)
+    ax_vector.set_xlabel("position in the row = input feature (1-28)")
+    ax_vector.set_ylabel("pixel intensity (0-1)")
+    ax_vector.set_title(f"$x_{{{row}}}$: the 28 numbers the LSTM reads at step t = {row}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# -- chapters 3 and 4: training and learning curves ---------------------------------
+def _elapsed_seconds(history: Mapping[str, Sequence[float]]) -> np.ndarray:
+    if "epoch_seconds" not in history:
+        raise KeyError("the history has no 'epoch_seconds' column, so there is no wall time to plot against")
+    return np.cumsum(history["epoch_seconds"])
+
+
+def plot_learning_curves(
+    history: Mapping[str, Sequence[float]],
+    *,
+    against: str = "epoch",
+    validation_label: str = "validation",
+    title: str | None = None,
+) -> Figure:
+    """Loss (left) and accuracy (right) per epoch, training against validation.
+
+    ``against="seconds"`` puts cumulative wall-clock seconds on the x axis
+    instead of the epoch number (needs ``epoch_seconds`` in the history).
+    """
+    if against == "epoch":
+        x = np.arange(1, len(history["loss"]) + 1)
+        xlabel = "epoch"
+    elif against == "seconds":
+        x = _elapsed_seconds(history)
+        xlabel = "wall-clock seconds of training"
+    else:
+        raise ValueError(f"against must be 'epoch' or 'seconds', got {against!r}")
+    fig, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, name in ((ax_loss, "loss", "Loss (cross-entropy)"), (ax_accuracy, "accuracy", "Accuracy")):
+        ax.plot(x, history[metric], "o-", color=TRAIN_COLOR, label="training")
+        ax.plot(x, history[f"val_{metric}"], "s-", color=VALIDATION_COLOR, label=validation_label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        if against == "epoch":
+            ax.set_xticks(x if len(x) <= 20 else x[:: max(1, len(x) // 10)])
+    ax_accuracy.yaxis.set_major_formatter(_percent())
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_recipes_compared(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], *, metric: str = "val_accuracy"
+) -> Figure:
+    """Two or more runs side by side: ``metric`` per epoch (left) and against wall-clock seconds (right)."""
+    fig, (ax_epoch, ax_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name, history in histories.items():
+        values = history[metric]
+        (line,) = ax_epoch.plot(np.arange(1, len(values) + 1), values, "o-", label=name)
+        ax_time.plot(_elapsed_seconds(history), values, "o-", color=line.get_color(), label=name)
+    label = metric.replace("val_", "validation ")
+    ax_epoch.set_xlabel("epoch")
+    ax_time.set_xlabel("wall-clock seconds of training")
+    ax_epoch.set_ylabel(label)
+    ax_epoch.set_title(f"{label.capitalize()} per epoch")
+    ax_time.set_title(f"{label.capitalize()} against time")
+    ax_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (ax_epoch, ax_time):
+        ax.grid(alpha=0.3)
+        ax.legend()
+        if "accuracy" in metric:
+            ax.yaxis.set_major_formatter(_percent())
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_rate_schedules(curves: Mapping[str, pd.DataFrame]) -> Figure:
+    """Learning rate against epoch for each recipe (tables from ``analysis.learning_rate_curve``)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, curve in curves.items():
+        ax.plot(curve["epoch"], curve["learning_rate"], label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title("Learning rate over training")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# -- chapter 5: the confusion matrix ----------------------------------------------
+def plot_confusion_matrix(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    normalize: str | None = None,
+    errors_only: bool = False,
+    title: str | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Figure:
+    """scikit-learn's :class:`~sklearn.metrics.ConfusionMatrixDisplay` of the predictions.
+
+    ``normalize="true"`` divides each row by the number of images of that
+    digit (cells become shares of the row); ``errors_only=True`` blanks the
+    diagonal so the colour scale shows where the mistakes go. Cells that are
+    exactly zero are left empty to keep the picture readable.
+    """
+    labels = np.arange(len(class_names))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    if normalize not in (None, "true"):
+        raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
+    values = counts.astype(float)
+    if normalize == "true":
+        values = values / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    if errors_only:
+        np.fill_diagonal(values, 0)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    display = ConfusionMatrixDisplay(values, display_labels=list(class_names))
+    display.plot(ax=ax, cmap="Blues", values_format=".1%" if normalize else ".0f", colorbar=True)
+    if normalize:
+        display.im_.colorbar.ax.yaxis.set_major_formatter(_percent())
+    for (i, j), text in np.ndenumerate(display.text_):
+        if values[i, j] == 0:
+            text.set_text("")
+        text.set_fontsize(8)
+    default = {
+        (None, False): "Confusion matrix (counts)",
+        ("true", False): "Confusion matrix (share of each true digit)",
+        (None, True): "Where the mistakes go (counts, diagonal removed)",
+        ("true", True): "Where the mistakes go (share of each true digit, diagonal removed)",
+    }
+    ax.set_title(title or default[(normalize, errors_only)])
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class_accuracy(accuracy: pd.Series, *, overall: float | None = None) -> Figure:
+    """Horizontal bars of each digit's accuracy, with the overall accuracy as a line."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    digits = [str(d) for d in accuracy.index]
+    ax.barh(digits, accuracy.to_numpy(), color=TRAIN_COLOR)
+    if overall is not None:
+        ax.axvline(overall, color=HIGHLIGHT, linestyle="--", label=f"all digits: {overall:.2%}")
+        ax.legend(loc="lower left")
+    low = float(np.nanmin(accuracy.to_numpy()))
+    ax.set_xlim(max(0.0, low - (1 - low) * 0.5 - 0.01), 1.0)
+    ax.invert_yaxis()
+    ax.set_xlabel("accuracy on images of this digit")
+    ax.set_ylabel("digit")
+    ax.xaxis.set_major_formatter(_percent(1))
+    ax.set_title("Accuracy per digit")
+    fig.tight_layout()
+    return fig
+
+
+# -- chapter 6: error analysis ------------------------------------------------------
+def plot_mistakes(
+    images: np.ndarray,
+    true: Sequence[int],
+    predicted: Sequence[int],
+    confidence: Sequence[float],
+    *,
+    ncols: int = 8,
+    suptitle: str | None = "The model's most confident mistakes",
+) -> Figure:
+    """A grid of misread digits titled "true 4 → read 9" with the probability it gave its answer."""
+    titles = [f"true {t} → read {p}\np = {c:.3f}" for t, p, c in zip(true, predicted, confidence)]
+    return plot_digit_grid(images, titles, ncols=ncols, suptitle=suptitle, cell_size=1.35)
+
+
+def plot_confidence_histogram(confidences: Mapping[str, np.ndarray], *, bins: int = 20) -> Figure:
+    """How sure the model was, right answers against wrong ones.
+
+    ``confidences`` is :func:`rnn_mnist.analysis.confidence_of`'s dict. Each
+    group is scaled to its own total, so the bars compare shapes, not counts;
+    the y axis is logarithmic because right answers pile up near 1.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    edges = np.linspace(0.1, 1.0, bins + 1)
+    colors = {"right": TRAIN_COLOR, "wrong": HIGHLIGHT}
+    for name, values in confidences.items():
+        if len(values) == 0:
+            continue
+        ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)), alpha=0.6,
+                color=colors.get(name), label=f"{name} answers ({len(values)})", edgecolor="white")
+    ax.set_yscale("log")
+    ax.set_xlabel("confidence: probability given to the predicted digit")
+    ax.set_ylabel("share of the group's answers (log scale)")
+    ax.set_title("How sure was the model?")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_rows_revealed(image: np.ndarray, rows: Sequence[int] = (4, 8, 12, 16, 20, 24, 28)) -> Figure:
+    """The same image as the model has seen it after reading ``k`` rows, for each ``k``."""
+    pixels = _as_intensity(image)
+    fig, axes = plt.subplots(1, len(rows), figsize=(1.5 * len(rows), 1.9), squeeze=False)
+    for ax, k in zip(axes.flat, rows):
+        seen = np.full_like(pixels, np.nan)
+        seen[:k] = pixels[:k]
+        cmap = plt.get_cmap("gray_r").with_extremes(bad="#f2d7d5")
+        ax.imshow(np.ma.masked_invalid(seen), cmap=cmap, vmin=0, vmax=1)
+        ax.axhline(k - 0.5, color=HIGHLIGHT, linewidth=1)
+        _hide_ticks(ax)
+        ax.set_title(f"{k} rows", fontsize=9)
+    fig.suptitle("What the LSTM has read so far (unread rows shaded)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_rows(table: pd.DataFrame, *, chance: float = 0.1) -> Figure:
+    """Accuracy after reading the first ``k`` rows, ``k`` = 1..28, with chance level marked.
+
+    ``table`` is :func:`rnn_mnist.analysis.accuracy_after_rows`'s table; its
+    ``all digits`` column is drawn.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(table.index, table["all digits"], "o-", color=TRAIN_COLOR, label="all digits")
+    ax.axhline(chance, color="gray", linestyle=":", label=f"chance ({chance:.0%})")
+    ax.set_xlim(0.5, max(table.index) + 0.5)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax.set_xlabel("rows read (time steps)")
+    ax.set_ylabel("test accuracy")
+    ax.yaxis.set_major_formatter(_percent())
+    ax.set_title("Accuracy after reading only the first k rows")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_rows_per_class(table: pd.DataFrame, num_classes: int = len(CLASS_NAMES)) -> Figure:
+    """Heat map: accuracy on each digit (rows) after reading ``k`` rows (columns)."""
+    values = table[list(range(num_classes))].to_numpy().T
+    fig, ax = plt.subplots(figsize=(10, 4))
+    image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                      extent=(table.index[0] - 0.5, table.index[-1] + 0.5, num_classes - 0.5, -0.5))
+    ax.set_yticks(range(num_classes), [str(d) for d in range(num_classes)])
+    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax.set_xlabel("rows read (time steps)")
+    ax.set_ylabel("true digit")
+    ax.set_title("Accuracy per digit after reading the first k rows")
+    fig.colorbar(image, ax=ax, label="accuracy", format=_percent())
+    fig.tight_layout()
+    return fig
+
+
+def plot_reading_trace(
+    image: np.ndarray,
+    row_probabilities: np.ndarray,
+    true_label: int,
+    *,
+    rows: Sequence[int] | None = None,
+) -> Figure:
+    """One digit being read: the probability of each class after every row.
+
+    ``row_probabilities`` has shape ``(len(rows), classes)`` (one image's
+    slice of :func:`rnn_mnist.analysis.probabilities_after_rows`). The true
+    digit and the final answer are drawn bold; the other classes thin and grey.
+    """
+    rows = list(rows) if rows is not None else list(range(1, len(row_probabilities) + 1))
+    final = int(np.argmax(row_probabilities[-1]))
+    fig, (ax_image, ax_trace) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 3]})
+    ax_image.imshow(_as_intensity(image), cmap="gray_r", vmin=0, vmax=1)
+    _hide_ticks(ax_image)
+    ax_image.set_title(f"true {true_label}, read as {final}")
+    for digit in range(row_probabilities.shape[1]):
+        if digit in (true_label, final):
+            continue
+        ax_trace.plot(rows, row_probabilities[:, digit], color="lightgray", linewidth=1)
+    ax_trace.plot(rows, row_probabilities[:, true_label], "o-", color=TRAIN_COLOR, markersize=3,
+                  linewidth=2, label=f"p({true_label}) (true digit)")
+    if final != true_label:
+        ax_trace.plot(rows, row_probabilities[:, final], "s-", color=HIGHLIGHT, markersize=3,
+                      linewidth=2, label=f"p({final}) (final answer)")
+    ax_trace.plot([], [], color="lightgray", label="other digits")
+    ax_trace.set_xlim(0.5, rows[-1] + 0.5)
+    ax_trace.set_ylim(-0.02, 1.02)
+    ax_trace.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax_trace.set_xlabel("rows read (time steps)")
+    ax_trace.set_ylabel("probability")
+    ax_trace.set_title("What the model would answer after each row")
+    ax_trace.grid(alpha=0.3)
+    ax_trace.legend(loc="center left", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,289 @@
+"""rnn_mnist.analysis on small hand-made arrays whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnn_mnist import analysis
+from rnn_mnist.config import TrainingConfig, default_config, seed_recipe
+from rnn_mnist.data import MNIST_ARRAY_SHA256, MnistArrays, array_sha256
+
+
+def one_hot_probabilities(predicted, confidence, classes=10):
+    """Rows that put ``confidence`` on the predicted class and spread the rest evenly."""
+    predicted = np.asarray(predicted)
+    confidence = np.asarray(confidence, dtype=float)
+    rest = (1 - confidence) / (classes - 1)
+    probabilities = np.repeat(rest[:, None], classes, axis=1)
+    probabilities[np.arange(len(predicted)), predicted] = confidence
+    return probabilities
+
+
+# -- data ------------------------------------------------------------------------
+def test_array_fingerprints_flags_only_the_arrays_that_differ():
+    rng = np.random.default_rng(0)
+    arrays = MnistArrays(
+        x_train=rng.integers(0, 255, (3, 28, 28), dtype=np.uint8),
+        y_train=np.array([1, 2, 3], dtype=np.uint8),
+        x_test=rng.integers(0, 255, (2, 28, 28), dtype=np.uint8),
+        y_test=np.array([4, 5], dtype=np.uint8),
+        source="test",
+    )
+    table = analysis.array_fingerprints(arrays)
+    assert list(table.index) == ["x_train", "y_train", "x_test", "y_test"]
+    assert table.loc["y_train", "sha256"] == array_sha256(arrays.y_train)
+    assert table.loc["x_test", "pinned sha256"] == MNIST_ARRAY_SHA256["x_test"]
+    assert table.loc["x_train", "shape"] == (3, 28, 28)
+    assert table.loc["y_test", "dtype"] == "uint8"
+    assert not table["matches"].any()
+
+
+def test_class_balance_counts_and_shares_per_split():
+    counts = analysis.class_balance({"train": np.array([0, 0, 1, 3]), "test": np.array([1, 1])}, num_classes=4)
+    assert counts.index.name == "digit"
+    assert counts["train"].tolist() == [2, 1, 0, 1]
+    assert counts["test"].tolist() == [0, 2, 0, 0]
+    shares = analysis.class_balance({"train": np.array([0, 0, 1, 3])}, normalize=True, num_classes=4)
+    assert shares["train"].tolist() == [0.5, 0.25, 0.0, 0.25]
+
+
+def test_sample_indices_per_class_picks_images_of_the_right_digit():
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    grid = analysis.sample_indices_per_class(labels, per_class=3, seed=1, num_classes=3)
+    assert grid.shape == (3, 3)
+    for digit in range(3):
+        assert (labels[grid[digit]] == digit).all()
+        assert list(grid[digit]) == sorted(set(grid[digit]))
+    np.testing.assert_array_equal(grid, analysis.sample_indices_per_class(labels, 3, seed=1, num_classes=3))
+    with pytest.raises(ValueError, match="digit 1"):
+        analysis.sample_indices_per_class(labels, per_class=4, num_classes=3)
+
+
+def test_split_table_says_when_validation_is_the_test_set():
+    def splits(validation_is_test):
+        return SimpleNamespace(y_train=np.zeros(7), y_val=np.zeros(3), y_test=np.zeros(5),
+                               validation_is_test=validation_is_test)
+
+    honest = analysis.split_table(splits(False))
+    assert honest["images"].to_dict() == {"train": 7, "validation": 3, "test": 5}
+    assert "training set" in honest.loc["validation", "drawn from"]
+    seed = analysis.split_table(splits(True))
+    assert "test set" in seed.loc["validation", "drawn from"]
+
+
+# -- model --------------------------------------------------------------------------
+def test_weight_table_lists_the_four_gates_stacked():
+    from rnn_mnist.model import build_model
+
+    table = analysis.weight_table(build_model())
+    shapes = dict(zip(zip(table["layer"], table["weight"]), table["shape"]))
+    assert shapes[("lstm", "kernel")] == (28, 4 * 128)
+    assert shapes[("lstm", "recurrent_kernel")] == (128, 4 * 128)
+    assert shapes[("lstm", "bias")] == (4 * 128,)
+    assert shapes[("digit", "kernel")] == (128, 10)
+    assert table["parameters"].sum() == 81_674
+
+
+# -- training ---------------------------------------------------------------------------
+HISTORY = {
+    "epoch": [0.0, 1.0, 2.0],
+    "loss": [1.0, 0.5, 0.25],
+    "accuracy": [0.6, 0.8, 0.9],
+    "val_loss": [0.8, 0.5, 0.45],
+    "val_accuracy": [0.7, 0.85, 0.88],
+    "epoch_seconds": [5.0, 2.0, 3.0],
+}
+
+
+def test_history_frame_numbers_epochs_from_one_and_adds_elapsed_time():
+    table = analysis.history_frame(HISTORY)
+    assert table.index.tolist() == [1, 2, 3]
+    assert "epoch" not in table.columns
+    assert table["elapsed_seconds"].tolist() == [5.0, 7.0, 10.0]
+    assert table.loc[2, "val_loss"] == 0.5
+
+
+def test_run_summary_reads_config_and_metrics():
+    run = SimpleNamespace(
+        config=TrainingConfig(epochs=3, batch_size=100, train_size=1000),
+        metrics={"sizes": {"train": 1000, "validation": 5000, "test": 500}, "validation_is_test": False,
+                 "seconds_per_epoch": 2.5, "train_seconds": 8.0, "test_accuracy": 0.9,
+                 "parameters": 81674, "device": {"summary": "CPU only"}},
+    )
+    table = analysis.run_summary({"mine": run})
+    row = table.loc["mine"]
+    assert row["steps per epoch"] == 10
+    assert row["validation"] == "5000 held-out images"
+    assert row["test accuracy"] == 0.9
+    assert row["device"] == "CPU only"
+
+
+def test_recipe_differences_lists_only_changed_fields_with_reasons():
+    seed, book = seed_recipe(), default_config()
+    table = analysis.recipe_differences(seed, book)
+    assert list(table.columns) == ["seed", "book", "why it matters"]
+    assert "label" not in table.index
+    for name, value in seed.to_dict().items():
+        if name != "label":
+            assert (name in table.index) == (value != getattr(book, name))
+    assert table.loc["validate_on_test", "seed"] is True or table.loc["validate_on_test", "seed"] == True  # noqa: E712
+    assert all(table["why it matters"].str.len() > 0)
+    same = analysis.recipe_differences(TrainingConfig(epochs=2), TrainingConfig(epochs=3))
+    assert list(same.columns[:2]) == ["first", "second"]
+    assert same.index.tolist() == ["epochs"]
+
+
+def test_learning_rate_curve_warms_up_then_decays_to_the_floor():
+    config = TrainingConfig(epochs=4, batch_size=100, train_size=1000, learning_rate=1e-2,
+                            schedule="warmup_cosine", warmup_epochs=1.0, min_learning_rate=1e-4)
+    curve = analysis.learning_rate_curve(config)
+    assert curve["epoch"].iloc[0] == 0 and curve["epoch"].iloc[-1] == 4
+    assert curve["learning_rate"].iloc[0] == pytest.approx(1e-4)  # warm-up starts at rate / 100
+    peak = curve.loc[curve["learning_rate"].idxmax()]
+    assert peak["epoch"] == pytest.approx(1.0) and peak["learning_rate"] == pytest.approx(1e-2)
+    assert curve["learning_rate"].iloc[-1] == pytest.approx(1e-4, rel=1e-3)
+    constant = analysis.learning_rate_curve(TrainingConfig(epochs=2, learning_rate=1e-3))
+    assert (constant["learning_rate"] == 1e-3).all()
+
+
+def test_device_note_follows_the_device():
+    assert "CPU" in analysis.device_note({"kind": "cpu", "summary": "CPU only"})
+    gpu = analysis.device_note({"kind": "gpu", "cudnn": True, "summary": "GPU (T4)"})
+    assert "cuDNN" in gpu and "T4" in gpu
+    assert "without the fused cuDNN" in analysis.device_note({"kind": "gpu", "cudnn": False, "summary": "GPU"})
+
+
+# -- learning curves ----------------------------------------------------------------------
+def test_fit_summary_reads_best_epoch_gap_and_rise():
+    facts = analysis.fit_summary(HISTORY)
+    assert facts["best_epoch"] == 3
+    assert facts["accuracy_gap"] == pytest.approx(0.9 - 0.88)
+    assert facts["val_loss_rise"] == 0.0
+    assert facts["last_val_loss_change"] == pytest.approx(-0.1)
+
+
+def test_describe_fit_names_over_fitting_when_validation_loss_turns_up():
+    history = dict(HISTORY, val_loss=[0.8, 0.4, 0.6], accuracy=[0.6, 0.9, 0.99], val_accuracy=[0.7, 0.85, 0.86])
+    text = analysis.describe_fit(history)
+    assert "over-fitting" in text and "epoch 2" in text
+    assert "percentage points above validation" in text
+
+
+def test_describe_fit_says_still_learning_or_levelled_off():
+    assert "still falling" in analysis.describe_fit(HISTORY)
+    flat = dict(HISTORY, val_loss=[0.8, 0.5, 0.499], val_accuracy=[0.7, 0.8, 0.9])
+    text = analysis.describe_fit(flat)
+    assert "levelled off" in text and "within 1%" in text
+    ahead = dict(HISTORY, val_accuracy=[0.7, 0.85, 0.95])
+    assert "averages training accuracy" in analysis.describe_fit(ahead)
+
+
+# -- confusion matrix ----------------------------------------------------------------------
+Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+Y_PRED = np.array([0, 0, 1, 2, 1, 1, 0, 1, 1, 2])
+
+
+def test_per_class_accuracy_is_recall_per_digit():
+    accuracy = analysis.per_class_accuracy(Y_TRUE, Y_PRED, num_classes=4)
+    assert accuracy[0] == pytest.approx(2 / 4)
+    assert accuracy[1] == pytest.approx(2 / 3)
+    assert accuracy[2] == pytest.approx(1 / 3)
+    assert np.isnan(accuracy[3])  # no images of digit 3
+
+
+def test_classification_table_matches_hand_counts():
+    table = analysis.classification_table(Y_TRUE, Y_PRED, class_names=("0", "1", "2"))
+    assert table.index.tolist() == ["0", "1", "2", "accuracy", "macro avg", "weighted avg"]
+    assert table.loc["1", "precision"] == pytest.approx(2 / 5)  # predicted 1 five times, 2 right
+    assert table.loc["0", "recall"] == pytest.approx(2 / 4)
+    assert table.loc["accuracy", "f1-score"] == pytest.approx(5 / 10)
+    assert table["support"].tolist() == [4, 3, 3, 10, 10, 10]
+
+
+def test_most_confused_pairs_ranks_by_count_then_digits():
+    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, num_classes=3)
+    # errors: 0->1, 0->2, 1->0, 2->1, 2->1  => (2,1) twice, then the singles in digit order.
+    assert list(zip(pairs["true"], pairs["predicted"], pairs["count"])) == [
+        (2, 1, 2), (0, 1, 1), (0, 2, 1), (1, 0, 1)
+    ]
+    assert pairs.index.tolist() == [1, 2, 3, 4]
+    assert pairs.loc[1, "share of errors"] == pytest.approx(2 / 5)
+    assert pairs.loc[1, "share of class"] == pytest.approx(2 / 3)
+    assert len(analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=2, num_classes=3)) == 2
+    assert analysis.most_confused_pairs(Y_TRUE, Y_TRUE, num_classes=3).empty
+
+
+# -- error analysis ------------------------------------------------------------------------------
+def test_confident_mistakes_sorted_by_confidence_of_the_wrong_answer():
+    y_true = np.array([3, 3, 5, 7, 1])
+    probabilities = one_hot_probabilities([3, 8, 6, 2, 4], [0.99, 0.6, 0.95, 0.7, 0.5])
+    table = analysis.confident_mistakes(y_true, probabilities, top=3)
+    assert table.index.tolist() == [2, 3, 1]  # position 0 is right; 4 is the least sure
+    assert table["predicted"].tolist() == [6, 2, 8]
+    assert table["confidence"].tolist() == pytest.approx([0.95, 0.7, 0.6])
+    assert table.loc[2, "p(true)"] == pytest.approx(0.05 / 9)
+    assert len(analysis.confident_mistakes(y_true, probabilities, top=None)) == 4
+
+
+def test_confidence_of_and_summary_split_right_from_wrong():
+    y_true = np.array([0, 1, 2, 3])
+    probabilities = one_hot_probabilities([0, 1, 5, 3], [0.995, 0.8, 0.95, 0.5])
+    split = analysis.confidence_of(y_true, probabilities)
+    assert split["right"].tolist() == pytest.approx([0.995, 0.8, 0.5])
+    assert split["wrong"].tolist() == pytest.approx([0.95])
+    summary = analysis.confidence_summary(y_true, probabilities)
+    assert summary.loc["right", "answers"] == 3
+    assert summary.loc["right", "median confidence"] == pytest.approx(0.8)
+    assert summary.loc["right", "share ≥ 0.99"] == pytest.approx(1 / 3)
+    assert summary.loc["wrong", "share ≥ 0.9"] == 1.0
+
+
+def test_accuracy_after_rows_overall_and_per_digit():
+    y_true = np.array([0, 1])
+    # after 1 row both read as 0; after 2 rows both right.
+    row_probabilities = np.stack([one_hot_probabilities([0, 0], [0.9, 0.9], 2),
+                                  one_hot_probabilities([0, 1], [0.9, 0.9], 2)])
+    table = analysis.accuracy_after_rows(row_probabilities, y_true, rows=[1, 2], num_classes=2)
+    assert table.index.name == "rows read"
+    assert table["all digits"].tolist() == [0.5, 1.0]
+    assert table[0].tolist() == [1.0, 1.0]
+    assert table[1].tolist() == [0.0, 1.0]
+
+
+def test_rows_needed_is_the_first_row_from_which_the_answer_stays_right():
+    y_true = np.array([1, 1, 1, 1])
+    # predictions after rows 1..4 for four images (columns)
+    predicted = np.array([
+        [1, 0, 1, 0],
+        [1, 1, 0, 0],
+        [1, 1, 1, 0],
+        [1, 1, 1, 0],
+    ])
+    row_probabilities = np.stack([one_hot_probabilities(step, np.full(4, 0.9), 2) for step in predicted])
+    needed = analysis.rows_needed(row_probabilities, y_true, rows=[1, 2, 3, 4])
+    assert needed[:3].tolist() == [1.0, 2.0, 3.0]  # the third was right at row 1, wrong at 2
+    assert np.isnan(needed[3])
+
+
+def test_accuracy_by_rows_read_on_a_tiny_model_agrees_with_the_full_read():
+    import keras
+
+    from rnn_mnist.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(units=4)
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 28, 28)).astype("float32")
+    y = rng.integers(0, 10, 40)
+    probabilities = analysis.probabilities_after_rows(model, x, rows=[1, 14, 28])
+    assert probabilities.shape == (3, 40, 10)
+    np.testing.assert_allclose(probabilities[-1], model.predict(x, verbose=0), atol=1e-5)
+    table = analysis.accuracy_by_rows_read(model, x, y, rows=[1, 14, 28])
+    assert table.index.tolist() == [1, 14, 28]
+    full_accuracy = np.mean(model.predict(x, verbose=0).argmax(axis=1) == y)
+    assert table.loc[28, "all digits"] == pytest.approx(full_accuracy)
+    assert isinstance(table, pd.DataFrame)
