@@ -66,3 +66,30 @@ def synthetic_mnist() -> MnistArrays:
         y_test=np.tile(np.arange(10, dtype=np.uint8), 1000),
         source="synthetic",
     )
+
+
+BOOK_SOURCES = ("notebooks", "book/intro.md", "_config.yml", "_toc.yml")
+
+
+@pytest.fixture(scope="session")
+def small_book(tmp_path_factory) -> Path:
+    """A copy of the book's sources, executed and built on the ``small`` profile.
+
+    Built in a temporary folder so a full book in ``book/`` is never
+    overwritten by a test. Returns the copy's root; the site is in
+    ``<root>/book/_build/html``.
+    """
+    from rnn_mnist.book import build_book
+
+    root = tmp_path_factory.mktemp("book-source")
+    for relative in BOOK_SOURCES:
+        source, target = REPO_ROOT / relative, root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy(source, target)
+    for link in ("_config.yml", "_toc.yml"):
+        (root / "book" / link).symlink_to(Path("..") / link)
+    build_book(root, profile="small")
+    return root

@@ -1,0 +1,78 @@
+"""The built site, read as a reader meets it (small profile)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from rnn_mnist.book import chapter_names
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+CHAPTERS = chapter_names(ROOT)
+
+pytestmark = pytest.mark.slow
+
+
+def page(book_root: Path, name: str) -> BeautifulSoup:
+    return BeautifulSoup((book_root / "book/_build/html" / f"{name}.html").read_text(), "html.parser")
+
+
+def drawn_images(book_root: Path, chapter: str) -> int:
+    executed = json.loads((book_root / "book/notebooks" / f"{chapter}.ipynb").read_text())
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in executed["cells"]
+        for output in cell.get("outputs", [])
+    )
+
+
+def test_every_page_exists(small_book):
+    html = small_book / "book/_build/html"
+    for name in ["intro", "results", *(f"notebooks/{c}" for c in CHAPTERS)]:
+        assert (html / f"{name}.html").is_file(), name
+    assert (html / "index.html").is_file()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_images_are_rendered_and_present(small_book, chapter):
+    expected = drawn_images(small_book, chapter)
+    images = page(small_book, f"notebooks/{chapter}").select("article img, main img, .cell_output img")
+    assert len(images) >= expected
+    for image in images:
+        target = (small_book / "book/_build/html/notebooks" / image["src"]).resolve()
+        assert target.is_file() and target.stat().st_size > 0, image["src"]
+
+
+def test_chapters_that_teach_with_figures_draw_them(small_book):
+    drawing = {chapter for chapter in CHAPTERS if drawn_images(small_book, chapter) > 0}
+    assert {"01_data", "03_training", "04_learning_curves", "05_confusion_matrix", "06_error_analysis"} <= drawing
+
+
+@pytest.mark.parametrize("name", ["intro", "results", *(f"notebooks/{c}" for c in CHAPTERS)])
+def test_no_page_shows_an_error_or_traceback(small_book, name):
+    soup = page(small_book, name)
+    assert not soup.select(".output.error, .output.traceback, .traceback")
+    text = soup.get_text()
+    assert "Traceback (most recent call last)" not in text
+    assert not re.search(r"\b\w+Error: ", text.replace("DataSourceError", "").replace("ConfigError", ""))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_colab_button_opens_the_source_notebook_on_main(small_book, chapter):
+    repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    expected = (
+        f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{chapter}.ipynb"
+    )
+    links = [a.get("href") for a in page(small_book, f"notebooks/{chapter}").find_all("a")]
+    assert expected in links
+
+
+def test_results_page_reports_the_run(small_book):
+    text = page(small_book, "results").get_text()
+    assert re.search(r"The book's recipe\s*\d+\.\d+%", text)
+    for needle in ("Seconds per epoch", "Device", "tensorflow", "keras", "Trained:"):
+        assert needle in text

@@ -1,0 +1,96 @@
+"""Notebook hygiene: what is stored in notebooks/ and how it matches the book's configuration."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from rnn_mnist.book import chapter_names, load_profile, parameters_for, toc_entries
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+CHAPTER_FRAME = ("Overview", "Prerequisites", "Time to learn", "Imports", "Summary", "What's next")
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 6
+
+
+def test_every_notebook_is_in_the_toc_and_every_toc_chapter_exists():
+    assert sorted(chapter_names(ROOT)) == sorted(p.stem for p in NOTEBOOKS)
+    for entry in toc_entries(ROOT):
+        if not entry.startswith("notebooks/") and entry != "results":
+            assert (ROOT / "book" / f"{entry}.md").is_file(), entry
+
+
+def test_book_config_and_toc_are_the_top_level_files():
+    for name in ("_config.yml", "_toc.yml"):
+        link = ROOT / "book" / name
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs_or_execution_counts(path):
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {index} stores outputs"
+            assert cell.execution_count is None, f"{path.name} cell {index} stores an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exactly_one_parameters_cell_with_the_common_names(path):
+    cells = [c for c in read(path).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    for name in ("recipe_name", "epochs", "batch_size", "train_size", "test_size", "seed"):
+        assert re.search(rf"^{name}\s*=", cells[0].source, re.MULTILINE), f"{path.name} lacks {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_nbmake_runs_on_the_small_profile(path):
+    """`rnn-mnist sync-mocks` keeps these in step with notebooks/parameters.yml."""
+    cell = next(c for c in read(path).cells if "parameters" in c.metadata.get("tags", []))
+    assert cell.metadata.get("nbmake", {}).get("mock") == parameters_for(path, load_profile(ROOT, "small"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_cell_installs_the_package_from_the_configured_repository(path):
+    first = read(path).cells[0]
+    if first.cell_type != "code":
+        first = next(c for c in read(path).cells if c.cell_type == "code")
+    url = CONFIG["repository"]["url"]
+    assert f'REPOSITORY_URL = "{url}"' in first.source
+    assert f"git+{url}@{CONFIG['repository']['branch']}" in first.source
+    assert "import rnn_mnist" in first.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_has_the_book_frame(path):
+    headings = "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
+    for section in CHAPTER_FRAME:
+        assert re.search(rf"^#+ .*{re.escape(section)}", headings, re.MULTILINE | re.IGNORECASE), (
+            f"{path.name} lacks a '{section}' section"
+        )
+
+
+ALLOWED_IMPORTS = {"rnn_mnist", "numpy", "pandas", "matplotlib", "sklearn", "keras", "tensorflow", "IPython"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_imports_only_what_the_package_or_colab_provides(path):
+    source = "\n".join(c.source for c in read(path).cells if c.cell_type == "code")
+    modules = re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][\w]*)", source, re.MULTILINE)
+    assert set(modules) <= ALLOWED_IMPORTS, set(modules) - ALLOWED_IMPORTS
+
+
+def test_notebooks_are_valid_nbformat():
+    for path in NOTEBOOKS:
+        nbformat.validate(read(path))
+        assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "python3"
