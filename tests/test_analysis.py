@@ -40,6 +40,9 @@ def test_array_fingerprints_flags_only_the_arrays_that_differ():
     assert table.loc["x_train", "shape"] == (3, 28, 28)
     assert table.loc["y_test", "dtype"] == "uint8"
     assert not table["matches"].any()
+    short = analysis.array_fingerprints(arrays, abbreviate=8)
+    assert short.loc["y_train", "sha256"] == array_sha256(arrays.y_train)[:8] + "…"
+    assert short["matches"].tolist() == table["matches"].tolist()
 
 
 def test_class_balance_counts_and_shares_per_split():
@@ -102,6 +105,7 @@ HISTORY = {
 def test_history_frame_numbers_epochs_from_one_and_adds_elapsed_time():
     table = analysis.history_frame(HISTORY)
     assert table.index.tolist() == [1, 2, 3]
+    assert table.columns.tolist()[:4] == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert "epoch" not in table.columns
     assert table["elapsed_seconds"].tolist() == [5.0, 7.0, 10.0]
     assert table.loc[2, "val_loss"] == 0.5
@@ -120,6 +124,7 @@ def test_run_summary_reads_config_and_metrics():
     assert row["validation"] == "5000 held-out images"
     assert row["test accuracy"] == 0.9
     assert row["device"] == "CPU only"
+    assert row["median seconds per epoch"] == 2.5
 
 
 def test_recipe_differences_lists_only_changed_fields_with_reasons():
@@ -130,7 +135,9 @@ def test_recipe_differences_lists_only_changed_fields_with_reasons():
     for name, value in seed.to_dict().items():
         if name != "label":
             assert (name in table.index) == (value != getattr(book, name))
-    assert table.loc["validate_on_test", "seed"] is True or table.loc["validate_on_test", "seed"] == True  # noqa: E712
+    assert table.loc["validate_on_test", "seed"] == "True"
+    assert table.loc["batch_size", "seed"] == str(seed.batch_size)
+    assert table.loc["learning_rate", "seed"] == f"{seed.learning_rate:g}"
     assert all(table["why it matters"].str.len() > 0)
     same = analysis.recipe_differences(TrainingConfig(epochs=2), TrainingConfig(epochs=3))
     assert list(same.columns[:2]) == ["first", "second"]
@@ -151,7 +158,7 @@ def test_learning_rate_curve_warms_up_then_decays_to_the_floor():
 
 
 def test_device_note_follows_the_device():
-    assert "CPU" in analysis.device_note({"kind": "cpu", "summary": "CPU only"})
+    assert "Running on a CPU" in analysis.device_note({"kind": "cpu", "summary": "CPU only"})
     gpu = analysis.device_note({"kind": "gpu", "cudnn": True, "summary": "GPU (T4)"})
     assert "cuDNN" in gpu and "T4" in gpu
     assert "without the fused cuDNN" in analysis.device_note({"kind": "gpu", "cudnn": False, "summary": "GPU"})
@@ -215,6 +222,12 @@ def test_most_confused_pairs_ranks_by_count_then_digits():
     assert pairs.loc[1, "share of class"] == pytest.approx(2 / 3)
     assert len(analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=2, num_classes=3)) == 2
     assert analysis.most_confused_pairs(Y_TRUE, Y_TRUE, num_classes=3).empty
+
+
+def test_rank_of_pairs_finds_ranks_and_marks_missing_pairs():
+    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, num_classes=3)
+    ranks = analysis.rank_of_pairs(pairs, [(2, 1), (1, 0), (1, 2)])
+    assert ranks.to_dict() == {"2→1": 1, "1→0": 4, "1→2": None}
 
 
 # -- error analysis ------------------------------------------------------------------------------
@@ -287,3 +300,12 @@ def test_accuracy_by_rows_read_on_a_tiny_model_agrees_with_the_full_read():
     full_accuracy = np.mean(model.predict(x, verbose=0).argmax(axis=1) == y)
     assert table.loc[28, "all digits"] == pytest.approx(full_accuracy)
     assert isinstance(table, pd.DataFrame)
+
+
+def test_rows_to_reach_first_row_at_or_above_the_level():
+    table = pd.DataFrame({"all digits": [0.1, 0.5, 0.4, 0.9], 3: [0.0, 0.0, 1.0, 1.0]},
+                         index=pd.Index([1, 2, 3, 4], name="rows read"))
+    assert analysis.rows_to_reach(table, 0.5) == 2
+    assert analysis.rows_to_reach(table, 0.9) == 4
+    assert analysis.rows_to_reach(table, 0.95) is None
+    assert analysis.rows_to_reach(table, 1.0, column=3) == 3

@@ -14,11 +14,11 @@ Grouped by the chapter that first needs them:
   :func:`recipe_differences`, :func:`learning_rate_curve`, :func:`device_note`
 * learning curves: :func:`fit_summary`, :func:`describe_fit`
 * confusion matrix: :func:`per_class_accuracy`, :func:`classification_table`,
-  :func:`most_confused_pairs`
+  :func:`most_confused_pairs`, :func:`rank_of_pairs`
 * error analysis: :func:`confident_mistakes`, :func:`confidence_of`,
   :func:`confidence_summary`, :func:`probabilities_after_rows`,
   :func:`accuracy_after_rows`, :func:`accuracy_by_rows_read`,
-  :func:`rows_needed`
+  :func:`rows_needed`, :func:`rows_to_reach`
 """
 
 from __future__ import annotations
@@ -40,12 +40,18 @@ ALL_ROWS = tuple(range(1, ROWS + 1))
 
 
 # -- chapter 1: the data -------------------------------------------------------
-def array_fingerprints(mnist: MnistArrays) -> pd.DataFrame:
+def array_fingerprints(mnist: MnistArrays, *, abbreviate: int | None = None) -> pd.DataFrame:
     """Shape, dtype and SHA-256 of each array, beside the pinned hash of the real MNIST.
 
     One row per array (``x_train``, ``y_train``, ``x_test``, ``y_test``);
-    ``matches`` is True when the bytes are exactly the pinned ones.
+    ``matches`` is True when the bytes are exactly the pinned ones (all 64 hex
+    digits compared). ``abbreviate=n`` shows only the first ``n`` hex digits
+    of each hash, to keep the table narrow.
     """
+
+    def shown(digest: str) -> str:
+        return digest if abbreviate is None else digest[:abbreviate] + "…"
+
     rows = []
     for name in ARRAY_NAMES:
         array = getattr(mnist, name)
@@ -55,8 +61,8 @@ def array_fingerprints(mnist: MnistArrays) -> pd.DataFrame:
                 "array": name,
                 "shape": tuple(array.shape),
                 "dtype": str(array.dtype),
-                "sha256": digest,
-                "pinned sha256": MNIST_ARRAY_SHA256[name],
+                "sha256": shown(digest),
+                "pinned sha256": shown(MNIST_ARRAY_SHA256[name]),
                 "matches": digest == MNIST_ARRAY_SHA256[name],
             }
         )
@@ -140,6 +146,10 @@ def weight_table(model) -> pd.DataFrame:
 
 
 # -- chapter 3: training ----------------------------------------------------------
+#: Column order of a history table: the four curves first, timing last.
+HISTORY_ORDER = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
 def history_frame(history: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     """A run's per-epoch log as a table indexed by epoch number (from 1).
 
@@ -147,11 +157,24 @@ def history_frame(history: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     ``epoch_seconds`` was logged. The ``epoch`` column Keras writes (from 0)
     becomes the index.
     """
-    table = pd.DataFrame({k: list(v) for k, v in history.items() if k != "epoch"})
+    first = [name for name in HISTORY_ORDER if name in history]
+    rest = [name for name in history if name not in first and name != "epoch"]
+    table = pd.DataFrame({name: list(history[name]) for name in first + rest})
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     if "epoch_seconds" in table:
         table["elapsed_seconds"] = table["epoch_seconds"].cumsum()
     return table
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _shown(value: Any) -> str:
+    """A config value as a reader would write it (``0.001``, ``None``, ``True``)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
@@ -170,9 +193,9 @@ def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
             "training images": sizes.get("train"),
             "validation": "the test set" if metrics.get("validation_is_test") else f"{sizes.get('validation')} held-out images",
             "steps per epoch": math.ceil(config.effective_train_size / config.batch_size),
-            "median seconds per epoch": metrics.get("seconds_per_epoch"),
-            "training seconds": metrics.get("train_seconds"),
-            "test accuracy": metrics.get("test_accuracy"),
+            "median seconds per epoch": _rounded(metrics.get("seconds_per_epoch"), 1),
+            "training seconds": _rounded(metrics.get("train_seconds"), 1),
+            "test accuracy": _rounded(metrics.get("test_accuracy"), 4),
             "parameters": metrics.get("parameters"),
             "device": metrics.get("device", {}).get("summary"),
         }
@@ -204,7 +227,7 @@ def recipe_differences(
 ) -> pd.DataFrame:
     """The fields where two configs differ, with each one's value and why it matters.
 
-    Columns are named after the configs' labels (``first`` and ``second`` when
+    Values are shown as text (``0.001``, ``None``) for reading. Columns are named after the configs' labels (``first`` and ``second`` when
     a label is empty or both are the same). Fields that do not change the run
     (the label) and fields that are equal are left out.
     """
@@ -214,7 +237,8 @@ def recipe_differences(
         first_name, second_name = "first", "second"
     a, b = first.to_dict(), second.to_dict()
     rows = [
-        {"setting": name, first_name: a[name], second_name: b[name], "why it matters": reasons.get(name, "")}
+        {"setting": name, first_name: _shown(a[name]), second_name: _shown(b[name]),
+         "why it matters": reasons.get(name, "")}
         for name in a
         if name != "label" and a[name] != b[name]
     ]
@@ -242,26 +266,28 @@ def learning_rate_curve(config: TrainingConfig, points_per_epoch: int = 20) -> p
 
 
 def device_note(device: Mapping[str, Any]) -> str:
-    """A short Markdown note saying what hardware trained this copy of the book.
+    """A short Markdown note on the hardware this notebook is running on, and what it means.
 
-    ``device`` is :func:`rnn_mnist.device.describe_device`'s dict.
+    ``device`` is :func:`rnn_mnist.device.describe_device`'s dict. The note is
+    about the machine running the chapter now; the device each stored run was
+    trained on is in its ``metrics["device"]``.
     """
+    summary = device.get("summary", "")
     if device.get("kind") == "cpu":
         return (
-            "**This copy of the book was trained on a CPU** "
-            f"({device.get('summary', 'no GPU')}). Everything below runs correctly on a CPU, "
-            "only more slowly than on a GPU: the times you see are CPU times, and the "
-            "fused cuDNN kernel the LSTM would use on an NVIDIA GPU played no part."
+            "**Running on a CPU.** No GPU is visible, so the LSTM runs as a plain loop over its "
+            "28 time steps and cuDNN plays no part. Everything in this book works on a CPU, only "
+            "more slowly: a run trained here reports CPU times."
         )
     if device.get("cudnn"):
         return (
-            f"**This copy of the book was trained on a GPU** ({device.get('summary')}). "
-            "The LSTM ran on the fused cuDNN kernel, which runs all 28 time steps for the whole "
-            "batch as one optimised call instead of a loop of small operations per step."
+            f"**Running on a GPU** ({summary}). The LSTM layer is eligible for cuDNN's fused "
+            "kernel, which runs all 28 time steps for the whole batch as one optimised call "
+            "instead of a loop of small operations per step."
         )
     return (
-        f"**This copy of the book was trained on an accelerator** ({device.get('summary')}), "
-        "but without the fused cuDNN kernel, so the LSTM ran as a generic loop of operations."
+        f"**Running on an accelerator** ({summary}), but without the fused cuDNN kernel, so "
+        "the LSTM runs as a generic loop of operations."
     )
 
 
@@ -418,6 +444,22 @@ def most_confused_pairs(
     return table
 
 
+def rank_of_pairs(pairs: pd.DataFrame, candidates: Sequence[tuple[int, int]]) -> pd.Series:
+    """Where each ``(true, predicted)`` candidate sits in a :func:`most_confused_pairs` table.
+
+    Indexed ``"true→predicted"``; the value is the rank, or ``None`` when the
+    pair is not in the table (it is rarer than the table's last row, or never
+    happens).
+    """
+    ranks = {(int(t), int(p)): int(rank) for rank, t, p in zip(pairs.index, pairs["true"], pairs["predicted"])}
+    return pd.Series(
+        [ranks.get((int(t), int(p))) for t, p in candidates],
+        index=[f"{t}→{p}" for t, p in candidates],
+        name="rank",
+        dtype=object,
+    )
+
+
 # -- chapter 6: error analysis ------------------------------------------------------
 def confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, top: int | None = 16) -> pd.DataFrame:
     """The wrong answers the model was surest of, surest first.
@@ -529,3 +571,12 @@ def rows_needed(row_probabilities: np.ndarray, y_true: np.ndarray, rows: Sequenc
     needed = np.asarray(rows, dtype=float)[first]
     needed[~stays[-1]] = np.nan
     return needed
+
+
+def rows_to_reach(table: pd.DataFrame, accuracy: float, column: str | int = "all digits") -> int | None:
+    """The fewest rows read after which ``column`` of an :func:`accuracy_after_rows` table reaches ``accuracy``.
+
+    ``None`` when it never does.
+    """
+    reached = table.index[table[column].to_numpy() >= accuracy]
+    return int(reached[0]) if len(reached) else None

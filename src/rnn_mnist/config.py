@@ -29,7 +29,8 @@ RUN_FORMAT_VERSION = 1
 CELLS = ("lstm", "gru", "simple_rnn", "dense")
 SCHEDULES = ("constant", "warmup_cosine")
 INPUT_DTYPES = ("float32", "float64")
-DATASETS = ("mnist",)
+#: Datasets a run can train on (served by :func:`rnn_mnist.data.load_dataset_arrays`).
+DATASETS = ("mnist", "fashion_mnist")
 TRAIN_POOL_SIZE = 60_000
 TEST_POOL_SIZE = 10_000
 

@@ -54,8 +54,12 @@ def plot_digit_grid(
 ) -> Figure:
     """Images in a grid, each with an optional small title; empty cells stay blank."""
     count = len(images)
+    ncols = max(1, min(ncols, count))
     nrows = max(1, -(-count // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, nrows * (cell_size + 0.25)), squeeze=False)
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    row_height = cell_size + title_lines * title_size / 72 * 1.25 + 0.05
+    height = nrows * row_height + (0.35 if suptitle else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, height), squeeze=False, layout="constrained")
     for position, ax in enumerate(axes.flat):
         _hide_ticks(ax)
         if position >= count:
@@ -66,7 +70,6 @@ def plot_digit_grid(
             ax.set_title(titles[position], fontsize=title_size)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
@@ -106,7 +109,8 @@ def plot_class_balance(shares: pd.DataFrame) -> Figure:
     ax.set_ylabel("share of the split's images")
     ax.yaxis.set_major_formatter(_percent())
     ax.set_title("Class balance")
-    ax.legend(ncols=min(4, shares.shape[1] + 1), fontsize=8, loc="lower right")
+    ax.set_ylim(0, float(np.nanmax(shares.to_numpy())) * 1.3)
+    ax.legend(ncols=shares.shape[1] + 1, fontsize=8, loc="upper center")
     fig.tight_layout()
     return fig
 

@@ -3,7 +3,9 @@
 The one place where images are scaled to [0, 1] (:func:`scale_images`) and
 where the training, validation and test subsets are chosen
 (:func:`make_splits`). Subsets are stratified, so every class is kept, and are
-a pure function of the config's sizes and seed.
+a pure function of the config's sizes and seed. The dataset is the config's
+(``config.dataset``: MNIST or Fashion-MNIST); its class names travel with the
+splits.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from .config import TrainingConfig
-from .data import MnistArrays, load_mnist_arrays
+from .data import CLASS_NAMES, MnistArrays, load_dataset_arrays
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class DataSplits:
     test_indices: np.ndarray
     validation_is_test: bool
     source: str
+    dataset: str = "mnist"
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def summary(self) -> dict[str, int]:
         return {
@@ -75,8 +79,16 @@ def split_indices(labels: np.ndarray, train_size: int | None, validation_size: i
 
 
 def make_splits(config: TrainingConfig, mnist: MnistArrays | None = None) -> DataSplits:
-    """Training, validation and test arrays for ``config``."""
-    mnist = mnist if mnist is not None else load_mnist_arrays()
+    """Training, validation and test arrays for ``config``.
+
+    ``mnist`` (arrays already loaded) must be of the config's dataset; by
+    default the config's dataset is loaded.
+    """
+    mnist = mnist if mnist is not None else load_dataset_arrays(config.dataset)
+    if mnist.dataset != config.dataset:
+        raise ValueError(
+            f"the config trains on {config.dataset!r} but the arrays given are {mnist.dataset!r}"
+        )
     train_idx, val_idx = split_indices(mnist.y_train, config.train_size, config.validation_size, config.seed)
     test_idx = stratified_subset(mnist.y_test, config.test_size, config.seed)
 
@@ -100,4 +112,6 @@ def make_splits(config: TrainingConfig, mnist: MnistArrays | None = None) -> Dat
         test_indices=test_idx,
         validation_is_test=config.validate_on_test,
         source=mnist.source,
+        dataset=mnist.dataset,
+        class_names=mnist.class_names,
     )

@@ -25,6 +25,7 @@ import numpy as np
 
 from .config import TrainingConfig
 from .device import describe_device, library_versions, make_deterministic
+from .distribute import describe_distribution
 from .model import build_model_for
 from .paths import atomic_write_bytes, atomic_write_text
 from .splits import DataSplits, make_splits
@@ -101,6 +102,7 @@ def train_into(
     splits: DataSplits | None = None,
     verbose: int | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    distribution: Any | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` inside ``run_dir`` and write every artefact; returns the metrics.
 
@@ -108,7 +110,16 @@ def train_into(
     ``predictions.npz`` and finally ``metrics.json``, whose presence marks the
     run complete. If ``run_dir`` holds the backup of an interrupted attempt,
     training resumes from it.
+
+    ``distribution`` (from :func:`rnn_mnist.distribute.data_parallel`) trains
+    data-parallel on several devices: the same code runs under its scope, the
+    global batch of ``config.batch_size`` split across the replicas.
     """
+    if distribution is not None:
+        from .distribute import distribution_scope
+
+        with distribution_scope(distribution):
+            return train_into(config, run_dir, splits=splits, verbose=verbose, extra_callbacks=extra_callbacks)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
@@ -167,6 +178,7 @@ def train_into(
         "validation_is_test": splits.validation_is_test,
         "data_source": splits.source,
         "device": describe_device(config),
+        "distribution": describe_distribution(),
         "versions": library_versions(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
