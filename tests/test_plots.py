@@ -57,7 +57,7 @@ def test_digit_grid_draws_one_image_per_title_and_blanks_the_rest():
     assert len(fig.axes) == 12
     assert len(image_axes(fig)) == 10
     assert [ax.get_title() for ax in image_axes(fig)] == [f"#{i}" for i in range(10)]
-    assert fig._suptitle.get_text() == "Samples"
+    assert fig.get_suptitle() == "Samples"
 
 
 def test_class_samples_one_row_per_digit():
@@ -65,7 +65,7 @@ def test_class_samples_one_row_per_digit():
     fig = plots.plot_class_samples(IMAGES, grid)
     assert len(image_axes(fig)) == 30
     assert [fig.axes[3 * d].get_ylabel() for d in range(10)] == [str(d) for d in range(10)]
-    assert "3 training images of each digit" in fig._suptitle.get_text()
+    assert "3 training images of each digit" in fig.get_suptitle()
 
 
 def test_class_balance_has_one_bar_group_per_split():

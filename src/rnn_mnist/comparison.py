@@ -9,7 +9,7 @@
 * *Beyond digits* (chapter 8): the pipeline rerun on Fashion-MNIST, with
   class names carried into every table and figure
   (:func:`named_confusions`, :func:`plot_per_class_accuracy_side_by_side`,
-  :func:`plot_class_means`, :func:`plot_accuracy_by_rows_per_class`).
+  :func:`plot_class_means`, :func:`plot_class_accuracy_by_rows`).
 
 Like :mod:`rnn_mnist.analysis` and :mod:`rnn_mnist.plots`, every function
 takes plain data and returns a number, a table or a figure.
@@ -539,7 +539,7 @@ def plot_class_means(x: np.ndarray, y: np.ndarray, class_names: Sequence[str], c
     return fig
 
 
-def plot_accuracy_by_rows_per_class(table: pd.DataFrame, class_names: Sequence[str]) -> Figure:
+def plot_class_accuracy_by_rows(table: pd.DataFrame, class_names: Sequence[str]) -> Figure:
     """Heat map: accuracy on each class (rows, by name) after reading the first k rows (columns).
 
     ``table`` is :func:`rnn_mnist.analysis.accuracy_by_rows_read`'s table (columns 0..9).
@@ -558,7 +558,7 @@ def plot_accuracy_by_rows_per_class(table: pd.DataFrame, class_names: Sequence[s
     return fig
 
 
-def rows_to_reach(table: pd.DataFrame, class_names: Sequence[str], fraction: float = 0.9) -> pd.Series:
+def rows_to_reach_per_class(table: pd.DataFrame, class_names: Sequence[str], fraction: float = 0.9) -> pd.Series:
     """Per class, the fewest rows after which accuracy is at least ``fraction`` of its final accuracy.
 
     Indexed by class name; a class whose accuracy is 0 after all rows gets NaN.

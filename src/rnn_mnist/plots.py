@@ -301,12 +301,12 @@ def plot_per_class_accuracy(accuracy: pd.Series, *, overall: float | None = None
     fig, ax = plt.subplots(figsize=(7, 4))
     digits = [str(d) for d in accuracy.index]
     ax.barh(digits, accuracy.to_numpy(), color=TRAIN_COLOR)
+    ax.set_ylim(len(digits) - 0.5, -1.4)  # digit 0 on top, room above it for the label
     if overall is not None:
-        ax.axvline(overall, color=HIGHLIGHT, linestyle="--", label=f"all digits: {overall:.2%}")
-        ax.legend(loc="lower left")
+        ax.axvline(overall, color=HIGHLIGHT, linestyle="--")
+        ax.text(overall, -0.95, f"all digits: {overall:.2%} ", color=HIGHLIGHT, ha="right", va="center")
     low = float(np.nanmin(accuracy.to_numpy()))
     ax.set_xlim(max(0.0, low - (1 - low) * 0.5 - 0.01), 1.0)
-    ax.invert_yaxis()
     ax.set_xlabel("accuracy on images of this digit")
     ax.set_ylabel("digit")
     ax.xaxis.set_major_formatter(_percent(1))
