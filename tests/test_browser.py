@@ -51,8 +51,10 @@ def without_fragment(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def describe(watch: PageWatch) -> str:
-    return "the page, in Chromium:\n  " + "\n  ".join(watch.problems())
+def assert_clean(watch: PageWatch) -> None:
+    problems = watch.problems()
+    if problems:
+        pytest.fail("in Chromium, the page showed:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 def screenshot_name(entry: str) -> str:
@@ -164,7 +166,7 @@ def test_page_loads_cleanly_with_every_image(reader, site, screenshots, entry):
 
     assert response is not None and response.status == 200
     assert undecoded == [], f"{len(undecoded)} of {count} images did not decode"
-    assert not reader.watch.problems(), describe(reader.watch)
+    assert_clean(reader.watch)
     unexpected = reader.external_hosts() - set(EXPECTED_EXTERNAL_HOSTS)
     assert not unexpected, f"the page asks other hosts: {sorted(unexpected)}"
 
@@ -194,7 +196,7 @@ def test_each_sidebar_link_opens_its_page(reader, site):
         assert without_fragment(reader.page.url) == site.url(f"{entry}.html"), f"sidebar link {titles[index]!r}"
         heading = reader.page.locator("main h1").first.inner_text()
         assert titles[index] in heading, (titles[index], heading)
-    assert not reader.watch.problems(), describe(reader.watch)
+    assert_clean(reader.watch)
 
 
 def test_the_project_site_address_opens_the_intro(reader, site):
@@ -254,7 +256,7 @@ def test_search_finds_the_chapter(reader, site, screenshots, term, chapter):
     for url in set(found):
         assert site.is_local(url), url
         assert reader.page.request.get(url).status == 200, url
-    assert not reader.watch.problems(), describe(reader.watch)
+    assert_clean(reader.watch)
 
 
 # --- from the file system ------------------------------------------------------------
@@ -265,6 +267,6 @@ def test_page_works_from_the_file_system(file_reader, html_dir, entry):
     file_reader.open((html_dir / f"{entry}.html").as_uri())
     count, undecoded = undecoded_images(file_reader.page)
     assert undecoded == [], f"{len(undecoded)} of {count} images did not decode"
-    assert not file_reader.watch.problems(), describe(file_reader.watch)
+    assert_clean(file_reader.watch)
     # The theme's stylesheets applied: the sidebar lists the book.
     assert file_reader.page.locator("nav.bd-docs-nav a.reference").count() == len(PAGES)

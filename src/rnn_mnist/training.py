@@ -10,15 +10,17 @@ a run is trained once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import resource
 import shutil
 import time
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -74,15 +76,143 @@ def learning_rate_for(config: TrainingConfig):
     )
 
 
-def compile_model(model: keras.Model, config: TrainingConfig) -> keras.Model:
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate_for(config), clipnorm=config.clipnorm)
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """How this machine runs a config: speed choices that do not change the recipe.
+
+    Decided by :func:`execution_plan` when training starts and written to
+    ``metrics.json`` (``execution``). None of them changes the model, the data
+    or the optimizer's maths; they change how fast a step runs (measurements in
+    ``docs/performance.md``).
+
+    * ``unroll_while_fitting``: on a CPU (TensorFlow), the recurrent layer runs
+      its 28 steps as straight-line code while fitting (``unroll=True``), which
+      saves the per-step overhead of a ``while`` loop. It is switched back
+      before anything is saved, so stored models are the ordinary layer (which
+      reads sequences of any length, see :func:`rnn_mnist.model.prefix_reader`).
+      On a GPU the layer is left rolled, the condition for the fused cuDNN kernel.
+    * ``jit_compile``: what is passed to ``compile``. ``config.jit_compile=None``
+      means Keras's ``"auto"``: no XLA on a CPU (XLA measured 2.5x slower per
+      step here) and no XLA around the cuDNN kernel on a GPU.
+    * ``mixed_precision``: ``config.mixed_precision`` on a GPU only (float16
+      compute, float32 weights and softmax); ignored on a CPU, where float16 is
+      slower.
+    """
+
+    backend: str
+    device_kind: str
+    unroll_while_fitting: bool
+    jit_compile: bool | str
+    mixed_precision: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def execution_plan(config: TrainingConfig) -> ExecutionPlan:
+    backend = keras.backend.backend()
+    device_kind = describe_device(config)["kind"]
+    on_cpu = device_kind == "cpu"
+    return ExecutionPlan(
+        backend=backend,
+        device_kind=device_kind,
+        unroll_while_fitting=on_cpu and backend == "tensorflow" and config.cell in ("lstm", "gru", "simple_rnn"),
+        jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+        mixed_precision=bool(getattr(config, "mixed_precision", False)) and not on_cpu,
+    )
+
+
+def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
+    """Adam (AdamW with ``weight_decay``), the config's schedule and clipping, optional weight EMA.
+
+    With ``ema_momentum`` the optimizer keeps an exponential moving average of
+    the weights and copies it into the model at the end of every epoch (and of
+    training), so every evaluation, checkpoint and the stored model use the
+    averaged weights.
+    """
+    options: dict[str, Any] = {"learning_rate": learning_rate_for(config), "clipnorm": config.clipnorm}
+    ema = getattr(config, "ema_momentum", None)
+    if ema is not None:
+        options.update(use_ema=True, ema_momentum=ema, ema_overwrite_frequency=steps_per_epoch(config))
+    weight_decay = getattr(config, "weight_decay", 0.0)
+    if weight_decay:
+        return keras.optimizers.AdamW(weight_decay=weight_decay, **options)
+    return keras.optimizers.Adam(**options)
+
+
+def compile_model(model: keras.Model, config: TrainingConfig, plan: ExecutionPlan | None = None) -> keras.Model:
+    plan = plan if plan is not None else execution_plan(config)
+    optimizer = make_optimizer(config)
+    if plan.mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+        jit_compile=plan.jit_compile,
     )
     return model
+
+
+def build_for_plan(config: TrainingConfig, plan: ExecutionPlan) -> keras.Model:
+    """The config's model; under mixed precision, float16 compute with a float32 softmax."""
+    model = build_model_for(config)
+    if not plan.mixed_precision:
+        return model
+    output = model.layers[-1]
+
+    def policy(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, keras.layers.InputLayer):
+            return layer
+        layer_config = layer.get_config()
+        layer_config["dtype"] = "float32" if layer is output else "mixed_float16"
+        return layer.__class__.from_config(layer_config)
+
+    return keras.models.clone_model(model, clone_function=policy)
+
+
+def _recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
+    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.RNN)]
+
+
+@contextlib.contextmanager
+def _unrolled(model: keras.Model, enabled: bool = True) -> Iterator[None]:
+    """Within the block, the model's recurrent layers trace as unrolled loops."""
+    layers = _recurrent_layers(model) if enabled else []
+    before = [layer.unroll for layer in layers]
+    for layer in layers:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        for layer, unroll in zip(layers, before):
+            layer.unroll = unroll
+
+
+@contextlib.contextmanager
+def _rolled(model: keras.Model) -> Iterator[None]:
+    """Within the block, the recurrent layers are the ordinary (rolled) layers again."""
+    layers = _recurrent_layers(model)
+    before = [layer.unroll for layer in layers]
+    for layer in layers:
+        layer.unroll = False
+    try:
+        yield
+    finally:
+        for layer, unroll in zip(layers, before):
+            layer.unroll = unroll
+
+
+class _RolledModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that stores the ordinary layer even while fitting unrolled.
+
+    The traced training step keeps its unrolled graph; only the saved config
+    says ``unroll=False``.
+    """
+
+    def _save_model(self, epoch, batch, logs):
+        with _rolled(self.model):
+            super()._save_model(epoch, batch, logs)
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
@@ -127,26 +257,28 @@ def train_into(
     _align_history_with_backup(run_dir)
     make_deterministic(config.seed)
     splits = splits if splits is not None else make_splits(config)
-    model = compile_model(build_model_for(config), config)
+    plan = execution_plan(config)
+    model = compile_model(build_for_plan(config, plan), config, plan)
 
     callbacks = [
         EpochTimer(),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
-        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL_FILE), monitor="val_loss", save_best_only=True),
+        _RolledModelCheckpoint(str(run_dir / BEST_MODEL_FILE), monitor="val_loss", save_best_only=True),
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         *extra_callbacks,
     ]
     started = time.perf_counter()
-    model.fit(
-        splits.x_train,
-        splits.y_train,
-        validation_data=(splits.x_val, splits.y_val),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with _unrolled(model, plan.unroll_while_fitting):
+        model.fit(
+            splits.x_train,
+            splits.y_train,
+            validation_data=(splits.x_val, splits.y_val),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     fit_seconds = time.perf_counter() - started
 
     test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
@@ -178,6 +310,7 @@ def train_into(
         "validation_is_test": splits.validation_is_test,
         "data_source": splits.source,
         "device": describe_device(config),
+        "execution": plan.to_dict(),
         "distribution": describe_distribution(),
         "versions": library_versions(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
