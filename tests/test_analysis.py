@@ -46,7 +46,9 @@ def test_array_fingerprints_flags_only_the_arrays_that_differ():
 
 
 def test_class_balance_counts_and_shares_per_split():
-    counts = analysis.class_balance({"train": np.array([0, 0, 1, 3]), "test": np.array([1, 1])}, num_classes=4)
+    counts = analysis.class_balance(
+        {"train": np.array([0, 0, 1, 3]), "test": np.array([1, 1])}, num_classes=4
+    )
     assert counts.index.name == "digit"
     assert counts["train"].tolist() == [2, 1, 0, 1]
     assert counts["test"].tolist() == [0, 2, 0, 0]
@@ -68,8 +70,9 @@ def test_sample_indices_per_class_picks_images_of_the_right_digit():
 
 def test_split_table_says_when_validation_is_the_test_set():
     def splits(validation_is_test):
-        return SimpleNamespace(y_train=np.zeros(7), y_val=np.zeros(3), y_test=np.zeros(5),
-                               validation_is_test=validation_is_test)
+        return SimpleNamespace(
+            y_train=np.zeros(7), y_val=np.zeros(3), y_test=np.zeros(5), validation_is_test=validation_is_test
+        )
 
     honest = analysis.split_table(splits(False))
     assert honest["images"].to_dict() == {"train": 7, "validation": 3, "test": 5}
@@ -114,9 +117,15 @@ def test_history_frame_numbers_epochs_from_one_and_adds_elapsed_time():
 def test_run_summary_reads_config_and_metrics():
     run = SimpleNamespace(
         config=TrainingConfig(epochs=3, batch_size=100, train_size=1000),
-        metrics={"sizes": {"train": 1000, "validation": 5000, "test": 500}, "validation_is_test": False,
-                 "seconds_per_epoch": 2.5, "train_seconds": 8.0, "test_accuracy": 0.9,
-                 "parameters": 81674, "device": {"summary": "CPU only"}},
+        metrics={
+            "sizes": {"train": 1000, "validation": 5000, "test": 500},
+            "validation_is_test": False,
+            "seconds_per_epoch": 2.5,
+            "train_seconds": 8.0,
+            "test_accuracy": 0.9,
+            "parameters": 81674,
+            "device": {"summary": "CPU only"},
+        },
     )
     table = analysis.run_summary({"mine": run})
     row = table.loc["mine"]
@@ -145,8 +154,15 @@ def test_recipe_differences_lists_only_changed_fields_with_reasons():
 
 
 def test_learning_rate_curve_warms_up_then_decays_to_the_floor():
-    config = TrainingConfig(epochs=4, batch_size=100, train_size=1000, learning_rate=1e-2,
-                            schedule="warmup_cosine", warmup_epochs=1.0, min_learning_rate=1e-4)
+    config = TrainingConfig(
+        epochs=4,
+        batch_size=100,
+        train_size=1000,
+        learning_rate=1e-2,
+        schedule="warmup_cosine",
+        warmup_epochs=1.0,
+        min_learning_rate=1e-4,
+    )
     curve = analysis.learning_rate_curve(config)
     assert curve["epoch"].iloc[0] == 0 and curve["epoch"].iloc[-1] == 4
     assert curve["learning_rate"].iloc[0] == pytest.approx(1e-4)  # warm-up starts at rate / 100
@@ -161,7 +177,9 @@ def test_device_note_follows_the_device():
     assert "Running on a CPU" in analysis.device_note({"kind": "cpu", "summary": "CPU only"})
     gpu = analysis.device_note({"kind": "gpu", "cudnn": True, "summary": "GPU (T4)"})
     assert "cuDNN" in gpu and "T4" in gpu
-    assert "without the fused cuDNN" in analysis.device_note({"kind": "gpu", "cudnn": False, "summary": "GPU"})
+    assert "without the fused cuDNN" in analysis.device_note(
+        {"kind": "gpu", "cudnn": False, "summary": "GPU"}
+    )
 
 
 # -- learning curves ----------------------------------------------------------------------
@@ -174,7 +192,9 @@ def test_fit_summary_reads_best_epoch_gap_and_rise():
 
 
 def test_describe_fit_names_over_fitting_when_validation_loss_turns_up():
-    history = dict(HISTORY, val_loss=[0.8, 0.4, 0.6], accuracy=[0.6, 0.9, 0.99], val_accuracy=[0.7, 0.85, 0.86])
+    history = dict(
+        HISTORY, val_loss=[0.8, 0.4, 0.6], accuracy=[0.6, 0.9, 0.99], val_accuracy=[0.7, 0.85, 0.86]
+    )
     text = analysis.describe_fit(history)
     assert "over-fitting" in text and "epoch 2" in text
     assert "percentage points above validation" in text
@@ -215,7 +235,10 @@ def test_most_confused_pairs_ranks_by_count_then_digits():
     pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, num_classes=3)
     # errors: 0->1, 0->2, 1->0, 2->1, 2->1  => (2,1) twice, then the singles in digit order.
     assert list(zip(pairs["true"], pairs["predicted"], pairs["count"])) == [
-        (2, 1, 2), (0, 1, 1), (0, 2, 1), (1, 0, 1)
+        (2, 1, 2),
+        (0, 1, 1),
+        (0, 2, 1),
+        (1, 0, 1),
     ]
     assert pairs.index.tolist() == [1, 2, 3, 4]
     assert pairs.loc[1, "share of errors"] == pytest.approx(2 / 5)
@@ -258,8 +281,9 @@ def test_confidence_of_and_summary_split_right_from_wrong():
 def test_accuracy_after_rows_overall_and_per_digit():
     y_true = np.array([0, 1])
     # after 1 row both read as 0; after 2 rows both right.
-    row_probabilities = np.stack([one_hot_probabilities([0, 0], [0.9, 0.9], 2),
-                                  one_hot_probabilities([0, 1], [0.9, 0.9], 2)])
+    row_probabilities = np.stack(
+        [one_hot_probabilities([0, 0], [0.9, 0.9], 2), one_hot_probabilities([0, 1], [0.9, 0.9], 2)]
+    )
     table = analysis.accuracy_after_rows(row_probabilities, y_true, rows=[1, 2], num_classes=2)
     assert table.index.name == "rows read"
     assert table["all digits"].tolist() == [0.5, 1.0]
@@ -270,12 +294,14 @@ def test_accuracy_after_rows_overall_and_per_digit():
 def test_rows_needed_is_the_first_row_from_which_the_answer_stays_right():
     y_true = np.array([1, 1, 1, 1])
     # predictions after rows 1..4 for four images (columns)
-    predicted = np.array([
-        [1, 0, 1, 0],
-        [1, 1, 0, 0],
-        [1, 1, 1, 0],
-        [1, 1, 1, 0],
-    ])
+    predicted = np.array(
+        [
+            [1, 0, 1, 0],
+            [1, 1, 0, 0],
+            [1, 1, 1, 0],
+            [1, 1, 1, 0],
+        ]
+    )
     row_probabilities = np.stack([one_hot_probabilities(step, np.full(4, 0.9), 2) for step in predicted])
     needed = analysis.rows_needed(row_probabilities, y_true, rows=[1, 2, 3, 4])
     assert needed[:3].tolist() == [1.0, 2.0, 3.0]  # the third was right at row 1, wrong at 2
@@ -303,8 +329,10 @@ def test_accuracy_by_rows_read_on_a_tiny_model_agrees_with_the_full_read():
 
 
 def test_rows_to_reach_first_row_at_or_above_the_level():
-    table = pd.DataFrame({"all digits": [0.1, 0.5, 0.4, 0.9], 3: [0.0, 0.0, 1.0, 1.0]},
-                         index=pd.Index([1, 2, 3, 4], name="rows read"))
+    table = pd.DataFrame(
+        {"all digits": [0.1, 0.5, 0.4, 0.9], 3: [0.0, 0.0, 1.0, 1.0]},
+        index=pd.Index([1, 2, 3, 4], name="rows read"),
+    )
     assert analysis.rows_to_reach(table, 0.5) == 2
     assert analysis.rows_to_reach(table, 0.9) == 4
     assert analysis.rows_to_reach(table, 0.95) is None

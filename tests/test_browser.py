@@ -116,7 +116,7 @@ class Reader:
 
     def __init__(self, browser, is_local):
         self.context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        self.context.set_default_timeout(20_000)
+        self.context.set_default_timeout(30_000)
         self.watch = PageWatch(is_local)
         self.watch.block_external(self.context)
         self.downloads: list = []

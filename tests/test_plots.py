@@ -69,7 +69,9 @@ def test_class_samples_one_row_per_digit():
 
 
 def test_class_balance_has_one_bar_group_per_split():
-    shares = analysis.class_balance({"train": np.arange(100) % 10, "test": np.arange(50) % 10}, normalize=True)
+    shares = analysis.class_balance(
+        {"train": np.arange(100) % 10, "test": np.arange(50) % 10}, normalize=True
+    )
     fig = plots.plot_class_balance(shares)
     (ax,) = fig.axes
     assert len(ax.patches) == 20
@@ -90,7 +92,9 @@ def test_image_as_sequence_shows_image_rows_and_one_input_vector():
         plots.plot_image_as_sequence(IMAGES[0], row=29)
 
 
-@pytest.mark.parametrize("against, xlabel", [("epoch", "epoch"), ("seconds", "wall-clock seconds of training")])
+@pytest.mark.parametrize(
+    "against, xlabel", [("epoch", "epoch"), ("seconds", "wall-clock seconds of training")]
+)
 def test_learning_curves_training_against_validation(against, xlabel):
     fig = plots.plot_learning_curves(HISTORY, against=against, validation_label="validation (= test)")
     loss_ax, accuracy_ax = fig.axes
@@ -116,8 +120,10 @@ def test_recipes_compared_against_epochs_and_seconds():
 
 
 def test_learning_rate_schedules_one_line_per_recipe():
-    curves = {"a": pd.DataFrame({"epoch": [0, 1], "learning_rate": [1e-3, 1e-3]}),
-              "b": pd.DataFrame({"epoch": [0, 1], "learning_rate": [1e-4, 2e-3]})}
+    curves = {
+        "a": pd.DataFrame({"epoch": [0, 1], "learning_rate": [1e-3, 1e-3]}),
+        "b": pd.DataFrame({"epoch": [0, 1], "learning_rate": [1e-4, 2e-3]}),
+    }
     (ax,) = plots.plot_learning_rate_schedules(curves).axes
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
     assert ax.get_ylabel() == "learning rate"
@@ -155,7 +161,11 @@ def test_per_class_accuracy_bars_and_overall_line():
 def test_mistakes_titles_carry_true_predicted_and_probability():
     fig = plots.plot_mistakes(IMAGES[:3], [4, 9, 7], [9, 4, 1], [0.98, 0.75, 0.5], ncols=2)
     titles = [ax.get_title() for ax in image_axes(fig)]
-    assert titles == ["true 4 → read 9\np = 0.980", "true 9 → read 4\np = 0.750", "true 7 → read 1\np = 0.500"]
+    assert titles == [
+        "true 4 → read 9\np = 0.980",
+        "true 9 → read 4\np = 0.750",
+        "true 7 → read 1\np = 0.500",
+    ]
 
 
 def test_confidence_histogram_scales_each_group_to_one():
@@ -174,7 +184,9 @@ def test_rows_revealed_one_panel_per_prefix():
 
 
 def test_accuracy_by_rows_curve_and_heat_map():
-    table = pd.DataFrame({"all digits": np.linspace(0.1, 0.9, 28)}, index=pd.Index(range(1, 29), name="rows read"))
+    table = pd.DataFrame(
+        {"all digits": np.linspace(0.1, 0.9, 28)}, index=pd.Index(range(1, 29), name="rows read")
+    )
     for digit in range(10):
         table[digit] = np.linspace(0, 1, 28)
     (ax,) = plots.plot_accuracy_by_rows(table).axes

@@ -247,3 +247,17 @@ def test_ruff_passes_on_src_tests_and_notebooks():
     targets = [t for t in ("src", "tests", "notebooks") if (ROOT / t).exists()]
     result = run([tool("ruff"), "check", "--no-fix", "--output-format", "concise", *targets])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- README -----------------------------------------------------------------------
+
+
+def test_readme_opens_every_chapter_in_colab():
+    from rnn_mnist.book import chapter_names
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repository = config["repository"]["url"].removeprefix("https://github.com/").strip("/")
+    readme = (ROOT / "README.md").read_text()
+    for chapter in chapter_names(ROOT):
+        link = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{chapter}.ipynb"
+        assert f"]({link})" in readme, f"README.md has no Colab link for {chapter}: {link}"

@@ -191,7 +191,9 @@ def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
             "epochs": config.epochs,
             "batch size": config.batch_size,
             "training images": sizes.get("train"),
-            "validation": "the test set" if metrics.get("validation_is_test") else f"{sizes.get('validation')} held-out images",
+            "validation": "the test set"
+            if metrics.get("validation_is_test")
+            else f"{sizes.get('validation')} held-out images",
             "steps per epoch": math.ceil(config.effective_train_size / config.batch_size),
             "median seconds per epoch": _rounded(metrics.get("seconds_per_epoch"), 1),
             "training seconds": _rounded(metrics.get("train_seconds"), 1),
@@ -204,14 +206,20 @@ def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
 
 #: Why the book's recipe sets each field the way it does (shown only for fields that differ).
 RECIPE_REASONS = {
-    "epochs": "Passes over the training images; with a cosine schedule this also sets how long the decay lasts.",
-    "batch_size": "Fewer, larger steps keep the CPU or GPU busy and cut the per-step overhead of every epoch.",
+    "epochs": (
+        "Passes over the training images; with a cosine schedule this also sets how long the decay lasts."
+    ),
+    "batch_size": (
+        "Fewer, larger steps keep the CPU or GPU busy and cut the per-step overhead of every epoch."
+    ),
     "learning_rate": "A larger batch averages away gradient noise, so it can take a larger peak step.",
     "schedule": "Warm up, then follow a cosine down: large steps early, small careful ones at the end.",
     "warmup_epochs": "Ramping the rate up from a small value avoids big early updates from random weights.",
     "min_learning_rate": "The floor the cosine decays to, so the last epochs still move a little.",
     "clipnorm": "Caps the gradient norm; recurrent networks occasionally produce exploding gradients.",
-    "input_dtype": "8-bit pixels need no more than float32, which GPUs (and cuDNN) are fast at; float64 doubles memory.",
+    "input_dtype": (
+        "8-bit pixels need no more than float32, which GPUs (and cuDNN) are fast at; float64 doubles memory."
+    ),
     "validation_size": "Images held out of the training set to validate on, so the test set stays unseen.",
     "validate_on_test": "Validating on the test set lets test images steer decisions; the book never does.",
     "dropout": "Randomly silences features during training to fight over-fitting.",
@@ -227,9 +235,10 @@ def recipe_differences(
 ) -> pd.DataFrame:
     """The fields where two configs differ, with each one's value and why it matters.
 
-    Values are shown as text (``0.001``, ``None``) for reading. Columns are named after the configs' labels (``first`` and ``second`` when
-    a label is empty or both are the same). Fields that do not change the run
-    (the label) and fields that are equal are left out.
+    Values are shown as text (``0.001``, ``None``) for reading. Columns are
+    named after the configs' labels (``first`` and ``second`` when a label is
+    empty or both are the same). Fields that do not change the run (the label)
+    and fields that are equal are left out.
     """
     first_name = first.label or "first"
     second_name = second.label or "second"
@@ -237,12 +246,18 @@ def recipe_differences(
         first_name, second_name = "first", "second"
     a, b = first.to_dict(), second.to_dict()
     rows = [
-        {"setting": name, first_name: _shown(a[name]), second_name: _shown(b[name]),
-         "why it matters": reasons.get(name, "")}
+        {
+            "setting": name,
+            first_name: _shown(a[name]),
+            second_name: _shown(b[name]),
+            "why it matters": reasons.get(name, ""),
+        }
         for name in a
         if name != "label" and a[name] != b[name]
     ]
-    return pd.DataFrame(rows, columns=["setting", first_name, second_name, "why it matters"]).set_index("setting")
+    return pd.DataFrame(rows, columns=["setting", first_name, second_name, "why it matters"]).set_index(
+        "setting"
+    )
 
 
 def learning_rate_curve(config: TrainingConfig, points_per_epoch: int = 20) -> pd.DataFrame:
@@ -256,7 +271,9 @@ def learning_rate_curve(config: TrainingConfig, points_per_epoch: int = 20) -> p
 
     steps = steps_per_epoch(config)
     total = config.epochs * steps
-    step_grid = np.unique(np.linspace(0, total, config.epochs * points_per_epoch + 1).round().astype(np.int64))
+    step_grid = np.unique(
+        np.linspace(0, total, config.epochs * points_per_epoch + 1).round().astype(np.int64)
+    )
     schedule = learning_rate_for(config)
     if callable(schedule):
         rates = [float(np.asarray(schedule(int(step)))) for step in step_grid]
@@ -359,14 +376,14 @@ def describe_fit(
     gap = facts["accuracy_gap"]
     if gap > gap_tolerance:
         sentences.append(
-            f"Training accuracy ends {gap * 100:.1f} percentage points above validation accuracy: the model does "
-            "better on images it has fitted than on images it has not."
+            f"Training accuracy ends {gap * 100:.1f} percentage points above validation accuracy: "
+            "the model does better on images it has fitted than on images it has not."
         )
     elif gap < -gap_tolerance:
         sentences.append(
-            f"Validation accuracy ends {-gap * 100:.1f} percentage points above training accuracy. That is not magic: "
-            "Keras averages training accuracy over the whole epoch while the weights were still "
-            "improving, but measures validation accuracy with the end-of-epoch weights."
+            f"Validation accuracy ends {-gap * 100:.1f} percentage points above training accuracy. "
+            "That is not magic: Keras averages training accuracy over the whole epoch while the "
+            "weights were still improving, but measures validation accuracy with the end-of-epoch weights."
         )
     else:
         sentences.append(
@@ -409,7 +426,12 @@ def classification_table(
     accuracy = report.pop("accuracy")
     table = pd.DataFrame(report).T
     table.loc["accuracy"] = pd.Series(
-        {"precision": np.nan, "recall": np.nan, "f1-score": accuracy, "support": table.loc["macro avg", "support"]}
+        {
+            "precision": np.nan,
+            "recall": np.nan,
+            "f1-score": accuracy,
+            "support": table.loc["macro avg", "support"],
+        }
     )
     table = table.loc[[*class_names, "accuracy", "macro avg", "weighted avg"]]
     table["support"] = table["support"].astype(int)
@@ -451,7 +473,9 @@ def rank_of_pairs(pairs: pd.DataFrame, candidates: Sequence[tuple[int, int]]) ->
     pair is not in the table (it is rarer than the table's last row, or never
     happens).
     """
-    ranks = {(int(t), int(p)): int(rank) for rank, t, p in zip(pairs.index, pairs["true"], pairs["predicted"])}
+    ranks = {
+        (int(t), int(p)): int(rank) for rank, t, p in zip(pairs.index, pairs["true"], pairs["predicted"])
+    }
     return pd.Series(
         [ranks.get((int(t), int(p))) for t, p in candidates],
         index=[f"{t}→{p}" for t, p in candidates],
@@ -507,7 +531,10 @@ def confidence_summary(
     """
     rows = {}
     for name, values in confidence_of(y_true, probabilities).items():
-        row = {"answers": len(values), "median confidence": float(np.median(values)) if len(values) else np.nan}
+        row = {
+            "answers": len(values),
+            "median confidence": float(np.median(values)) if len(values) else np.nan,
+        }
         for threshold in thresholds:
             row[f"share ≥ {threshold:g}"] = float(np.mean(values >= threshold)) if len(values) else np.nan
         rows[name] = row
@@ -527,9 +554,7 @@ def probabilities_after_rows(
     from .model import prefix_reader
 
     reader = prefix_reader(model)
-    return np.stack(
-        [np.asarray(reader.predict(x[:, :k], batch_size=batch_size, verbose=0)) for k in rows]
-    )
+    return np.stack([np.asarray(reader.predict(x[:, :k], batch_size=batch_size, verbose=0)) for k in rows])
 
 
 def accuracy_after_rows(
@@ -553,12 +578,16 @@ def accuracy_after_rows(
     return table
 
 
-def accuracy_by_rows_read(model, x: np.ndarray, y: np.ndarray, rows: Sequence[int] = ALL_ROWS) -> pd.DataFrame:
+def accuracy_by_rows_read(
+    model, x: np.ndarray, y: np.ndarray, rows: Sequence[int] = ALL_ROWS
+) -> pd.DataFrame:
     """:func:`accuracy_after_rows` straight from a model and images (one call)."""
     return accuracy_after_rows(probabilities_after_rows(model, x, rows), y, rows)
 
 
-def rows_needed(row_probabilities: np.ndarray, y_true: np.ndarray, rows: Sequence[int] = ALL_ROWS) -> np.ndarray:
+def rows_needed(
+    row_probabilities: np.ndarray, y_true: np.ndarray, rows: Sequence[int] = ALL_ROWS
+) -> np.ndarray:
     """For each image, the fewest rows after which the answer is right and stays right.
 
     "Stays right" means right after every later number of rows in ``rows``
@@ -574,7 +603,7 @@ def rows_needed(row_probabilities: np.ndarray, y_true: np.ndarray, rows: Sequenc
 
 
 def rows_to_reach(table: pd.DataFrame, accuracy: float, column: str | int = "all digits") -> int | None:
-    """The fewest rows read after which ``column`` of an :func:`accuracy_after_rows` table reaches ``accuracy``.
+    """The fewest rows read after which a column of an :func:`accuracy_after_rows` table reaches ``accuracy``.
 
     ``None`` when it never does.
     """

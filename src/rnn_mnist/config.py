@@ -81,6 +81,10 @@ class TrainingConfig:
     curves. ``None`` means "all that is left". With ``validate_on_test=True``
     (the seed notebook's choice) no validation split is carved and the test
     set is used for validation instead.
+
+    ``ema_momentum`` keeps an exponential moving average of the weights and
+    copies it into the model at the end of every epoch (``None``: off).
+    ``mixed_precision`` computes in float16 on a GPU (ignored on a CPU).
     """
 
     dataset: str = "mnist"
@@ -96,6 +100,8 @@ class TrainingConfig:
     min_learning_rate: float = 0.0
     clipnorm: float | None = None
     jit_compile: bool | None = None
+    ema_momentum: float | None = None
+    mixed_precision: bool = False
     input_dtype: str = "float32"
     train_size: int | None = None
     validation_size: int = 5_000
@@ -126,6 +132,10 @@ class TrainingConfig:
             _check_float("clipnorm", self.clipnorm, 0.0, 1e6, low_open=True)
         if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
             raise ConfigError("jit_compile", self.jit_compile, "True, False or None (Keras's 'auto')")
+        if self.ema_momentum is not None:
+            _check_float("ema_momentum", self.ema_momentum, 0.0, 1.0, low_open=True, high_open=True)
+        if not isinstance(self.mixed_precision, bool):
+            raise ConfigError("mixed_precision", self.mixed_precision, "True or False (float16 compute, on a GPU only)")
         _check_choice("input_dtype", self.input_dtype, INPUT_DTYPES)
         if not isinstance(self.validate_on_test, bool):
             raise ConfigError("validate_on_test", self.validate_on_test, "True or False")

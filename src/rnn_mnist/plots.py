@@ -59,7 +59,9 @@ def plot_digit_grid(
     title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
     row_height = cell_size + title_lines * title_size / 72 * 1.25 + 0.05
     height = nrows * row_height + (0.35 if suptitle else 0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, height), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * cell_size, height), squeeze=False, layout="constrained"
+    )
     for position, ax in enumerate(axes.flat):
         _hide_ticks(ax)
         if position >= count:
@@ -142,8 +144,14 @@ def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *,
     gap = 0.6
     for step in range(rows):
         top = step * (1 + gap)
-        ax_rows.imshow(pixels[step : step + 1], cmap="gray_r", vmin=0, vmax=1, aspect="auto",
-                       extent=(-0.5, width - 0.5, top + 1, top))
+        ax_rows.imshow(
+            pixels[step : step + 1],
+            cmap="gray_r",
+            vmin=0,
+            vmax=1,
+            aspect="auto",
+            extent=(-0.5, width - 0.5, top + 1, top),
+        )
         if step == row - 1:
             ax_rows.add_patch(Rectangle((-0.5, top), width, 1, fill=False, edgecolor=HIGHLIGHT, linewidth=2))
     ax_rows.set_xlim(-0.5, width - 0.5)
@@ -193,7 +201,10 @@ def plot_learning_curves(
     else:
         raise ValueError(f"against must be 'epoch' or 'seconds', got {against!r}")
     fig, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, name in ((ax_loss, "loss", "Loss (cross-entropy)"), (ax_accuracy, "accuracy", "Accuracy")):
+    for ax, metric, name in (
+        (ax_loss, "loss", "Loss (cross-entropy)"),
+        (ax_accuracy, "accuracy", "Accuracy"),
+    ):
         ax.plot(x, history[metric], "o-", color=TRAIN_COLOR, label="training")
         ax.plot(x, history[f"val_{metric}"], "s-", color=VALIDATION_COLOR, label=validation_label)
         ax.set_xlabel(xlabel)
@@ -343,8 +354,15 @@ def plot_confidence_histogram(confidences: Mapping[str, np.ndarray], *, bins: in
     for name, values in confidences.items():
         if len(values) == 0:
             continue
-        ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)), alpha=0.6,
-                color=colors.get(name), label=f"{name} answers ({len(values)})", edgecolor="white")
+        ax.hist(
+            values,
+            bins=edges,
+            weights=np.full(len(values), 1 / len(values)),
+            alpha=0.6,
+            color=colors.get(name),
+            label=f"{name} answers ({len(values)})",
+            edgecolor="white",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("confidence: probability given to the predicted digit")
     ax.set_ylabel("share of the group's answers (log scale)")
@@ -397,8 +415,14 @@ def plot_accuracy_by_rows_per_class(table: pd.DataFrame, num_classes: int = len(
     """Heat map: accuracy on each digit (rows) after reading ``k`` rows (columns)."""
     values = table[list(range(num_classes))].to_numpy().T
     fig, ax = plt.subplots(figsize=(10, 4))
-    image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                      extent=(table.index[0] - 0.5, table.index[-1] + 0.5, num_classes - 0.5, -0.5))
+    image = ax.imshow(
+        values,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        extent=(table.index[0] - 0.5, table.index[-1] + 0.5, num_classes - 0.5, -0.5),
+    )
     ax.set_yticks(range(num_classes), [str(d) for d in range(num_classes)])
     ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
     ax.set_xlabel("rows read (time steps)")
@@ -432,11 +456,25 @@ def plot_reading_trace(
         if digit in (true_label, final):
             continue
         ax_trace.plot(rows, row_probabilities[:, digit], color="lightgray", linewidth=1)
-    ax_trace.plot(rows, row_probabilities[:, true_label], "o-", color=TRAIN_COLOR, markersize=3,
-                  linewidth=2, label=f"p({true_label}) (true digit)")
+    ax_trace.plot(
+        rows,
+        row_probabilities[:, true_label],
+        "o-",
+        color=TRAIN_COLOR,
+        markersize=3,
+        linewidth=2,
+        label=f"p({true_label}) (true digit)",
+    )
     if final != true_label:
-        ax_trace.plot(rows, row_probabilities[:, final], "s-", color=HIGHLIGHT, markersize=3,
-                      linewidth=2, label=f"p({final}) (final answer)")
+        ax_trace.plot(
+            rows,
+            row_probabilities[:, final],
+            "s-",
+            color=HIGHLIGHT,
+            markersize=3,
+            linewidth=2,
+            label=f"p({final}) (final answer)",
+        )
     ax_trace.plot([], [], color="lightgray", label="other digits")
     ax_trace.set_xlim(0.5, rows[-1] + 0.5)
     ax_trace.set_ylim(-0.02, 1.02)
