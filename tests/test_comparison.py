@@ -100,7 +100,7 @@ def test_comparison_table_and_its_reading():
 
 
 def test_a_cell_without_recurrence_gets_gradient_only_at_the_last_row():
-    """With its recurrent kernel zeroed, a SimpleRNN's answer depends on row 28 alone."""
+    """With its recurrent kernel zeroed, a SimpleRNN's answer depends on the state after row 28 alone."""
     model = build_model("simple_rnn", 6)
     layer = model.get_layer("simple_rnn")
     kernel, recurrent, bias = layer.get_weights()
@@ -112,10 +112,32 @@ def test_a_cell_without_recurrence_gets_gradient_only_at_the_last_row():
     assert by_row.shape == (28,)
     assert np.all(by_row[:-1] == 0) and by_row[-1] > 0
 
-    layer.set_weights([kernel, recurrent, bias])  # with recurrence, earlier rows matter again
+    layer.set_weights([kernel, recurrent, bias])  # with recurrence, earlier states matter again
     table = comparison.gradient_table({"with recurrence": model}, x, y)
     assert table.loc[28, "with recurrence"] == pytest.approx(1.0)
     assert (table.loc[1:27, "with recurrence"] > 0).all()
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "gru", "lstm"])
+def test_the_unrolled_cell_is_the_model(cell):
+    """Stepping the trained cell by hand gives the model's own predictions, so its gradients are the model's."""
+    model = build_model(cell, 5)
+    x = np.random.default_rng(1).random((6, 28, 28), dtype=np.float32)
+    sizes = comparison._recurrent_parts(model)[0].cell.state_size
+    sizes = sizes if isinstance(sizes, (list, tuple)) else [sizes]
+    assert len(sizes) == (2 if cell == "lstm" else 1)  # the LSTM carries h and c
+    zeros = [np.zeros((28, 6, size), dtype=np.float32) for size in sizes]
+    _, unrolled = comparison._unrolled_loss(model, x, np.zeros(6, dtype=np.int64), zeros)
+    np.testing.assert_allclose(np.asarray(unrolled), model.predict(x, verbose=0), atol=1e-5)
+    assert comparison.state_gradients(model, x, np.arange(6)).shape == (6, 28)
+
+
+def test_models_without_one_reading_direction_are_refused():
+    with pytest.raises(ValueError, match="no recurrent layer"):
+        comparison.gradient_by_row(build_model("dense", 4), np.zeros((2, 28, 28), np.float32), np.zeros(2))
+    with pytest.raises(ValueError, match="two"):
+        comparison.gradient_by_row(build_model("lstm", 4, bidirectional=True), np.zeros((2, 28, 28), np.float32),
+                                   np.zeros(2))
 
 
 def test_gradient_reach_counts_rows_back_from_the_end():
@@ -180,3 +202,31 @@ def test_dataset_fingerprints_check_the_datasets_own_hashes(mnist):
     assert table.loc["x_train", "shape"] == (60000, 28, 28)
     relabelled = SimpleNamespace(**mnist.arrays(), dataset="fashion_mnist")
     assert not comparison.dataset_fingerprints(relabelled)["matches the pinned hash"].any()
+
+
+def test_gradient_summary_and_its_reading():
+    rows = pd.Index(range(1, 29), name="row")
+    table = pd.DataFrame({
+        "vanishing": 0.5 ** (28 - np.arange(1, 29)),
+        "exploding": 1.2 ** (28 - np.arange(1, 29)),
+        "steady": np.ones(28),
+    }, index=rows)
+    summary = comparison.gradient_summary(table)
+    assert summary.loc["vanishing", "change per step"] == pytest.approx(0.5)
+    assert summary.loc["exploding", "row 1 / row 28"] == pytest.approx(1.2 ** 27)
+    assert summary.loc["vanishing", "rows ≥ 1% of row 28"] == 7  # 0.5**6 > 1% > 0.5**7
+    text = comparison.describe_gradients(table)
+    assert "**vanishing**: the gradient reaching row 1 is 7.5e-09 × row 28's" in text
+    assert "vanishing gradient" in text.splitlines()[0]
+    assert "exploding gradient" in text.splitlines()[1]
+    assert "roughly steady" in text.splitlines()[2]
+
+
+def test_accuracy_after_rows_by_model_reads_every_prefix():
+    model = build_model("simple_rnn", 4)
+    x = np.random.default_rng(2).random((30, 28, 28), dtype=np.float32)
+    y = np.arange(30) % 10
+    tables = comparison.accuracy_after_rows_by_model({"tiny": model}, x, y)
+    table = tables["tiny"]
+    assert list(table.index) == list(range(1, 29))
+    assert table.loc[28, "all digits"] == pytest.approx(np.mean(model.predict(x, verbose=0).argmax(1) == y))

@@ -259,55 +259,98 @@ def plot_accuracy_against_time(
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     ax.set_title("Accuracy against training time")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
 
 # -- vanishing gradients -------------------------------------------------------------
-def input_gradients(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """∂ loss / ∂ input for every image: how much each pixel, in each row, moves the loss.
+def _recurrent_parts(model):
+    """The recurrent layer of a model built by :func:`rnn_mnist.model.build_model`, and the layers after it."""
+    import keras
 
-    The loss is the sparse categorical cross-entropy of the true label.
-    Works on the TensorFlow and JAX backends (the two the book supports).
-    Returns an array shaped like ``x``.
+    layers = model.layers
+    for position, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.Bidirectional):
+            raise ValueError("state gradients are defined here for one reading direction; this model has two")
+        if isinstance(layer, keras.layers.RNN):
+            return layer, layers[position + 1 :]
+    raise ValueError(f"model {model.name!r} has no recurrent layer (the dense baseline has no time steps)")
+
+
+def _unrolled_loss(model, x, y, perturbations):
+    """The model's summed loss, computed step by step, with ``perturbations[k][t]`` added to state k after step t.
+
+    With all perturbations zero this is exactly the model's loss; its gradient
+    with respect to ``perturbations[k][t]`` is ∂ loss / ∂ (state k after step t).
+    """
+    import keras
+
+    layer, head = _recurrent_parts(model)
+    cell = layer.cell
+    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    states = [keras.ops.zeros((x.shape[0], size), dtype="float32") for size in sizes]
+    for t in range(x.shape[1]):
+        _, new_states = cell(x[:, t, :], states, training=False)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        states = [state + perturbation[t] for state, perturbation in zip(new_states, perturbations)]
+    outputs = states[0]  # h_T: the output of SimpleRNN, GRU and LSTM cells alike
+    for head_layer in head:
+        outputs = head_layer(outputs, training=False)
+    return keras.ops.sum(keras.losses.sparse_categorical_crossentropy(y, outputs)), outputs
+
+
+def state_gradients(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """‖∂ loss / ∂ state after step t‖ for every image and step, shape ``(len(x), 28)``.
+
+    The state is everything the cell carries to the next step (``h`` for
+    SimpleRNN and GRU, ``h`` and ``c`` for LSTM). This is the quantity the
+    vanishing-gradient argument is about: what reaches step t of the learning
+    signal that starts at the loss after the last step. Computed on the
+    TensorFlow or JAX backend by unrolling the trained cell over the rows.
     """
     import keras
 
     backend = keras.backend.backend()
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
+    layer, _ = _recurrent_parts(model)
+    sizes = layer.cell.state_size if isinstance(layer.cell.state_size, (list, tuple)) else [layer.cell.state_size]
+    zeros = [np.zeros((x.shape[1], x.shape[0], size), dtype="float32") for size in sizes]
     if backend == "tensorflow":
         import tensorflow as tf
 
-        inputs = tf.convert_to_tensor(x)
+        perturbations = [tf.convert_to_tensor(z) for z in zeros]
         with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, model(inputs, training=False)))
-        return tape.gradient(loss, inputs).numpy()
-    if backend == "jax":
+            tape.watch(perturbations)
+            loss, _ = _unrolled_loss(model, tf.convert_to_tensor(x), y, perturbations)
+        gradients = [g.numpy() for g in tape.gradient(loss, perturbations)]
+    elif backend == "jax":
         import jax
         import jax.numpy as jnp
 
-        def total_loss(inputs):
-            return jnp.sum(keras.losses.sparse_categorical_crossentropy(y, model(inputs, training=False)))
+        def loss_only(perturbations):
+            return _unrolled_loss(model, jnp.asarray(x), y, perturbations)[0]
 
-        return np.asarray(jax.grad(total_loss)(jnp.asarray(x)))
-    raise NotImplementedError(f"input gradients are wired for the tensorflow and jax backends, not {backend!r}")
+        gradients = [np.asarray(g) for g in jax.grad(loss_only)([jnp.asarray(z) for z in zeros])]
+    else:
+        raise NotImplementedError(f"state gradients are wired for the tensorflow and jax backends, not {backend!r}")
+    squared = sum(np.sum(g**2, axis=2) for g in gradients)  # (steps, images)
+    return np.sqrt(squared).T
 
 
 def gradient_by_row(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 250) -> np.ndarray:
-    """Mean size (L2 norm) of ∂ loss / ∂ row t over the images, for t = 1 .. 28.
+    """Mean over the images of ‖∂ loss / ∂ state after reading row t‖, for t = 1 .. 28.
 
-    Row t is the input of time step t. A recurrent network whose gradients
-    vanish barely responds to early rows: the signal from the loss, passed
-    back through each step's recurrent weights and squashing, shrinks on the
-    way, so early rows get gradients orders of magnitude smaller than the last.
+    The learning signal for what the model does at row t has to travel back
+    from the loss through every later step. A cell that passes its state on
+    only by multiplying it with the same matrix and squashing it (SimpleRNN)
+    multiplies the gradient by the same kind of factor at every step, so the
+    gradient changes geometrically with the distance from the end: a straight
+    line on a log scale, falling (vanishing) or rising (exploding).
     """
-    norms = []
-    for start in range(0, len(x), batch_size):
-        gradients = input_gradients(model, x[start : start + batch_size], y[start : start + batch_size])
-        norms.append(np.linalg.norm(gradients, axis=2))
+    norms = [state_gradients(model, x[start : start + batch_size], y[start : start + batch_size])
+             for start in range(0, len(x), batch_size)]
     return np.concatenate(norms).mean(axis=0)
 
 
@@ -342,6 +385,79 @@ def gradient_reach(table: pd.DataFrame, fraction: float = 0.01) -> pd.Series:
     return pd.Series(reach, name=f"rows with gradient ≥ {fraction:.0%} of the last row's")
 
 
+def gradient_summary(table: pd.DataFrame, fraction: float = 0.01) -> pd.DataFrame:
+    """Each model's gradient curve in three numbers.
+
+    ``row 1 / row 28``: the gradient reaching the state after row 1, relative
+    to row 28's; ``change per step``: the geometric mean factor by which it
+    changes per step back (below 1: shrinking, above 1: growing);
+    ``rows kept``: :func:`gradient_reach` with ``fraction``.
+    """
+    steps = len(table) - 1
+    first = table.iloc[0]
+    return pd.DataFrame({
+        "row 1 / row 28": first,
+        "change per step": first ** (1 / steps),
+        f"rows ≥ {fraction:.0%} of row 28": gradient_reach(table, fraction),
+    })
+
+
+def describe_gradients(table: pd.DataFrame, *, steady: float = 0.05) -> str:
+    """One sentence per model saying whether its gradient vanishes, explodes or holds, from the numbers.
+
+    A model whose gradient changes by more than ``steady`` (relative) per step
+    back, on geometric average, is said to shrink or grow.
+    """
+    summary = gradient_summary(table)
+    sentences = []
+    for name, row in summary.iterrows():
+        factor, ratio = row["change per step"], row["row 1 / row 28"]
+        if factor < 1 - steady:
+            verdict = "it shrinks on the way back: a vanishing gradient"
+        elif factor > 1 + steady:
+            verdict = "it grows on the way back: an exploding gradient, the other face of the same product"
+        else:
+            verdict = "it holds roughly steady over the 28 steps"
+        sentences.append(
+            f"**{name}**: the gradient reaching row 1 is {ratio:.2g} × row 28's, a factor of {factor:.3f} "
+            f"per step back; {verdict}."
+        )
+    return "\n".join(f"* {sentence}" for sentence in sentences)
+
+
+def accuracy_after_rows_by_model(models: Mapping[str, Any], x: np.ndarray, y: np.ndarray) -> dict[str, pd.DataFrame]:
+    """:func:`rnn_mnist.analysis.accuracy_by_rows_read` for each model (TensorFlow's retracing notes silenced).
+
+    Feeding 28 different prefix lengths makes TensorFlow trace the predict
+    step once per length, and it warns about that; the warning is expected here.
+    """
+    from .analysis import accuracy_by_rows_read
+
+    with _quiet_tensorflow():
+        return {name: accuracy_by_rows_read(model, x, y) for name, model in models.items()}
+
+
+class _quiet_tensorflow:
+    """Raise TensorFlow's Python logger to ERROR for the duration (nothing on other backends)."""
+
+    def __enter__(self):
+        import keras
+
+        self._logger = None
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            self._logger = tf.get_logger()
+            self._level = self._logger.level
+            self._logger.setLevel("ERROR")
+        return self
+
+    def __exit__(self, *exc):
+        if self._logger is not None:
+            self._logger.setLevel(self._level)
+        return False
+
+
 def plot_gradient_by_row(table: pd.DataFrame) -> Figure:
     """Gradient size per input row, relative to the last row, on a log scale (one line per model)."""
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
@@ -351,9 +467,9 @@ def plot_gradient_by_row(table: pd.DataFrame) -> Figure:
     ax.axhline(1.0, color="gray", linewidth=0.8)
     ax.set_xlim(0.5, table.index.max() + 0.5)
     ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
-    ax.set_xlabel("input row (time step)")
-    ax.set_ylabel("|∂ loss / ∂ row|, relative to row 28 (log)")
-    ax.set_title("How strongly each row's input moves the loss")
+    ax.set_xlabel("rows read (time step t)")
+    ax.set_ylabel("‖∂ loss / ∂ state‖, relative to row 28 (log)")
+    ax.set_title("How much of the learning signal reaches the state after each row")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
