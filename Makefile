@@ -33,6 +33,7 @@ book-small: data
 	$(BIN)/rnn-mnist book --profile small
 
 test: data
+	bash scripts/install-test-deps.sh $(VENV)
 	$(BIN)/python -m pytest --nbmake tests notebooks
 
 benchmark: data
@@ -42,4 +43,4 @@ sync-mocks: setup
 	$(BIN)/rnn-mnist sync-mocks
 
 clean:
-	rm -rf book/_build book/notebooks book/.executing book/results.md
+	rm -rf book/_build book/notebooks book/.executing book/results.md artifacts

@@ -504,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
                   f"({run['wall_seconds']:.0f} s wall)", flush=True)
 
     project = next((r for r in runs if r["side"] == "project"), {})
+    seed = next((r for r in runs if r["side"] == "seed"), {})
     result = {
         "benchmark": "time_to_accuracy",
         "quick": bool(args.quick),
@@ -512,9 +513,11 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
         "seed_epochs": args.seed_epochs,
         "seed_stops_at_threshold": not args.full_seed_runs,
         "data": {
-            "seed": "all 60,000 training images (the notebook's choice); test set = its validation set",
-            "project": "55,000 training images (5,000 held out for validation, never for test); test set "
-                       "evaluated by the benchmark only",
+            "seed": f"{seed.get('train_images', 0):,} training images (the notebook's choice: every one); "
+                    "its validation set is the test set",
+            "project": f"{project.get('train_images', 0):,} training images (a further "
+                       f"{(project.get('config') or {}).get('validation_size', 0):,} held out for validation); "
+                       "the test set is evaluated by the benchmark only",
             "test_images": project.get("test_images"),
         },
         "timing": "training seconds per epoch exclude every evaluation (validation and test); "
@@ -536,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print()
     print(format_table(result))
+    print(f"data: seed: {result['data']['seed']}; project: {result['data']['project']}; "
+          f"test images: {result['data']['test_images'] or 0:,}")
     print(f"benchmark wall time {result['wall_seconds'] / 60:.1f} min; "
           f"load average {machine['load_average_at_start']:.2f} at start, "
           f"{result['machine']['load_average_at_end']:.2f} at end; JSON written to {output}")

@@ -90,13 +90,19 @@ def test_comparison_table_and_its_reading():
         "fast": fake_run([0.95, 0.985], [2.0, 2.0], 0.984, parameters=900),
         "slow": fake_run([0.90, 0.97], [9.0, 11.0], 0.969),
     }
-    table = comparison_table(runs, threshold=0.98)
+    table = comparison_table(runs, 0.98)
     assert table.loc["fast", "epochs to 98%"] == 2 and table.loc["fast", "seconds to 98%"] == 4.0
     assert table.loc["slow", "epochs to 98%"] == "not reached"
     assert table.loc["slow", "seconds per epoch"] == 10.0 and table.loc["fast", "parameters"] == 900
-    text = comparison.describe_comparison(table, threshold=0.98)
+    text = comparison.describe_comparison(table, 0.98)
     assert "most accurate model on the test images is the fast (98.40%)" in text
     assert "1 of 2 models reached 98%" in text
+    both = comparison_table(runs, thresholds=(0.95, 0.98))
+    assert both.loc["fast", "epochs to 95%"] == 1 and both.loc["slow", "epochs to 95%"] == 2
+    assert both.loc["slow", "seconds to 95%"] == 20.0
+    text = comparison.describe_comparison(both, (0.95, 0.98))
+    assert "2 of 2 models reached 95% validation accuracy; the fast got there first" in text
+    assert "No model reached" not in text
 
 
 def test_a_cell_without_recurrence_gets_gradient_only_at_the_last_row():
