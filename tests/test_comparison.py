@@ -96,13 +96,16 @@ def test_comparison_table_and_its_reading():
     assert table.loc["slow", "seconds per epoch"] == 10.0 and table.loc["fast", "parameters"] == 900
     text = comparison.describe_comparison(table, 0.98)
     assert "most accurate model on the test images is the fast (98.40%)" in text
-    assert "1 of 2 models reached 98%" in text
+    assert "1 of 2 models reached 98%" in text and "No model" not in text
     both = comparison_table(runs, thresholds=(0.95, 0.98))
     assert both.loc["fast", "epochs to 95%"] == 1 and both.loc["slow", "epochs to 95%"] == 2
     assert both.loc["slow", "seconds to 95%"] == 20.0
     text = comparison.describe_comparison(both, (0.95, 0.98))
     assert "2 of 2 models reached 95% validation accuracy; the fast got there first" in text
     assert "No model reached" not in text
+    slow_only = comparison_table({"slow": runs["slow"]}, thresholds=(0.98, 0.99))
+    assert comparison.describe_comparison(slow_only, (0.98, 0.99)).endswith(
+        "No model reached 98% or 99% validation accuracy within this run's epochs and images.")
 
 
 def test_a_cell_without_recurrence_gets_gradient_only_at_the_last_row():
@@ -222,10 +225,36 @@ def test_gradient_summary_and_its_reading():
     assert summary.loc["exploding", "row 1 / row 28"] == pytest.approx(1.2 ** 27)
     assert summary.loc["vanishing", "rows ≥ 1% of row 28"] == 7  # 0.5**6 > 1% > 0.5**7
     text = comparison.describe_gradients(table)
-    assert "**vanishing**: the gradient reaching row 1 is 7.5e-09 × row 28's" in text
-    assert "vanishing gradient" in text.splitlines()[0]
-    assert "exploding gradient" in text.splitlines()[1]
-    assert "roughly steady" in text.splitlines()[2]
+    lines = text.splitlines()
+    assert lines[0] == ("* **vanishing**: after training the gradient reaching row 1 is 7.5e-09 × row 28's, "
+                        "0.500 per step back: shrinking on the way back (vanishing).")
+    assert "growing on the way back (exploding)" in lines[1] and "roughly steady" in lines[2]
+    with_before = comparison.describe_gradients(table, before=table[["steady", "vanishing", "exploding"]]
+                                                .set_axis(["vanishing", "exploding", "steady"], axis=1))
+    assert with_before.splitlines()[0].startswith(
+        "* **vanishing**: at its initial weights the gradient reaching row 1 is 1 × row 28's, 1.000 per step "
+        "back: roughly steady; after training")
+    figure = comparison.plot_gradient_by_row(table, before=table)
+    assert [ax.get_title() for ax in figure.axes] == ["at the initial weights", "after training"]
+    matplotlib.pyplot.close("all")
+
+
+def test_untrained_model_is_where_the_run_started(tmp_path):
+    import keras
+
+    from rnn_mnist.runs import ensure_trained
+
+    class StartingWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = [np.array(w) for w in self.model.get_weights()]
+
+    config = default_config(epochs=1, units=4, train_size=100, validation_size=50, test_size=50)
+    probe = StartingWeights()
+    ensure_trained(config, tmp_path, verbose=0, extra_callbacks=[probe])
+    untrained = comparison.untrained_model(config).get_weights()
+    assert len(untrained) == len(probe.weights)
+    for a, b in zip(untrained, probe.weights):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_accuracy_after_rows_by_model_reads_every_prefix():

@@ -225,6 +225,7 @@ def describe_comparison(table: pd.DataFrame, thresholds: float | Sequence[float]
         f"An epoch is quickest for the {fastest} ({table.loc[fastest, 'seconds per epoch']:.1f} s) and slowest "
         f"for the {slowest} ({table.loc[slowest, 'seconds per epoch']:.1f} s).",
     ]
+    unreached = []
     for threshold in thresholds:
         percent = f"{threshold:.0%}"
         reached = [name for name in table.index if table.loc[name, f"epochs to {percent}"] != "not reached"]
@@ -235,9 +236,11 @@ def describe_comparison(table: pd.DataFrame, thresholds: float | Sequence[float]
                 f"{first} got there first in wall-clock time ({table.loc[first, f'seconds to {percent}']} s)."
             )
         else:
-            sentences.append(
-                f"No model reached {percent} validation accuracy within this run's epochs and images."
-            )
+            unreached.append(percent)
+    if unreached:
+        sentences.append(
+            f"No model reached {' or '.join(unreached)} validation accuracy within this run's epochs and images."
+        )
     return " ".join(sentences)
 
 
@@ -411,27 +414,42 @@ def gradient_summary(table: pd.DataFrame, fraction: float = 0.01) -> pd.DataFram
     })
 
 
-def describe_gradients(table: pd.DataFrame, *, steady: float = 0.05) -> str:
-    """One sentence per model saying whether its gradient vanishes, explodes or holds, from the numbers.
+def _gradient_verdict(factor: float, steady: float) -> str:
+    if factor < 1 - steady:
+        return "shrinking on the way back (vanishing)"
+    if factor > 1 + steady:
+        return "growing on the way back (exploding)"
+    return "roughly steady"
 
-    A model whose gradient changes by more than ``steady`` (relative) per step
-    back, on geometric average, is said to shrink or grow.
+
+def describe_gradients(after: pd.DataFrame, before: pd.DataFrame | None = None, *, steady: float = 0.05) -> str:
+    """One line per model: how its gradient changes per step back, after training (and before, if given).
+
+    A gradient that changes by more than ``steady`` (relative) per step back,
+    on geometric average, is called shrinking (vanishing) or growing
+    (exploding); otherwise roughly steady. Decided by the numbers alone.
     """
-    summary = gradient_summary(table)
-    sentences = []
-    for name, row in summary.iterrows():
-        factor, ratio = row["change per step"], row["row 1 / row 28"]
-        if factor < 1 - steady:
-            verdict = "it shrinks on the way back: a vanishing gradient"
-        elif factor > 1 + steady:
-            verdict = "it grows on the way back: an exploding gradient, the other face of the same product"
-        else:
-            verdict = "it holds roughly steady over the 28 steps"
-        sentences.append(
-            f"**{name}**: the gradient reaching row 1 is {ratio:.2g} × row 28's, a factor of {factor:.3f} "
-            f"per step back; {verdict}."
-        )
-    return "\n".join(f"* {sentence}" for sentence in sentences)
+    summaries = {"after training": gradient_summary(after)}
+    if before is not None:
+        summaries = {"at its initial weights": gradient_summary(before), **summaries}
+    lines = []
+    for name in after.columns:
+        parts = []
+        for when, summary in summaries.items():
+            factor, ratio = summary.loc[name, "change per step"], summary.loc[name, "row 1 / row 28"]
+            parts.append(f"{when} the gradient reaching row 1 is {ratio:.2g} × row 28's, "
+                         f"{factor:.3f} per step back: {_gradient_verdict(factor, steady)}")
+        lines.append(f"* **{name}**: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def untrained_model(config: TrainingConfig):
+    """The model of ``config`` with the initial weights its run started from (same seed, same builder)."""
+    from .device import make_deterministic
+    from .model import build_model_for
+
+    make_deterministic(config.seed)
+    return build_model_for(config)
 
 
 def accuracy_after_rows_by_model(models: Mapping[str, Any], x: np.ndarray, y: np.ndarray) -> dict[str, pd.DataFrame]:
@@ -467,20 +485,28 @@ class _quiet_tensorflow:
         return False
 
 
-def plot_gradient_by_row(table: pd.DataFrame) -> Figure:
-    """Gradient size per input row, relative to the last row, on a log scale (one line per model)."""
-    fig, ax = plt.subplots(figsize=(8.5, 4.2))
-    for name in table.columns:
-        ax.plot(table.index, table[name], "o-", markersize=3, label=name)
-    ax.set_yscale("log")
-    ax.axhline(1.0, color="gray", linewidth=0.8)
-    ax.set_xlim(0.5, table.index.max() + 0.5)
-    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
-    ax.set_xlabel("rows read (time step t)")
-    ax.set_ylabel("‖∂ loss / ∂ state‖, relative to row 28 (log)")
-    ax.set_title("How much of the learning signal reaches the state after each row")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+def plot_gradient_by_row(after: pd.DataFrame, before: pd.DataFrame | None = None) -> Figure:
+    """Gradient reaching the state after each row, relative to row 28, on a log scale, one line per model.
+
+    With ``before`` (the same models at their initial weights) the two are
+    drawn side by side on the same scale.
+    """
+    panels = {"after training": after} if before is None else {"at the initial weights": before,
+                                                               "after training": after}
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, (title, table) in zip(axes.flat, panels.items()):
+        for name in table.columns:
+            ax.plot(table.index, table[name], "o-", markersize=3, label=name)
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="gray", linewidth=0.8)
+        ax.set_xlim(0.5, table.index.max() + 0.5)
+        ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+        ax.set_xlabel("rows read (time step t)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("‖∂ loss / ∂ state after row t‖\nrelative to row 28 (log)")
+    fig.suptitle("How much of the learning signal reaches the state after each row")
     fig.tight_layout()
     return fig
 
@@ -713,7 +739,7 @@ def plot_named_mistakes(images: np.ndarray, true_names: Sequence[str], predicted
     """
     count = len(images)
     nrows = max(1, -(-count // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 2.3, nrows * 2.55), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 2.3, nrows * 2.85), squeeze=False)
     for position, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
