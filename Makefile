@@ -13,7 +13,7 @@ export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data book book-small test benchmark sync-mocks clean
+.PHONY: setup data book book-small test test-jax benchmark sync-mocks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ setup: $(STAMP)
 
 data: setup
 	$(BIN)/rnn-mnist data
+	bash scripts/fetch-fashion-mnist.sh
 
 book: data
 	$(BIN)/rnn-mnist book --profile full
@@ -35,6 +36,10 @@ book-small: data
 test: data
 	bash scripts/install-test-deps.sh $(VENV)
 	$(BIN)/python -m pytest --nbmake tests notebooks
+
+# Model, data and training tests on the JAX backend, in a separate .venv-jax.
+test-jax:
+	bash scripts/test-jax.sh
 
 benchmark: data
 	$(BIN)/python benchmarks/time_to_accuracy.py
