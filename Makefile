@@ -38,7 +38,7 @@ test: data
 	$(BIN)/python -m pytest --nbmake tests notebooks
 
 # Model, data and training tests on the JAX backend, in a separate .venv-jax.
-test-jax:
+test-jax: data
 	bash scripts/test-jax.sh
 
 benchmark: data

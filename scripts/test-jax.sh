@@ -10,13 +10,13 @@
 #   scripts/test-jax.sh                 # the whole target
 #   scripts/test-jax.sh -k determinism  # extra pytest arguments are passed on
 #
-# Environment: PYTHON (default python3), JAX_VENV (default .cache/venv-jax; the
-# .cache/ folder is git-ignored), RNN_MNIST_HOME (cached MNIST; `make data` fills it).
+# Environment: PYTHON (default python3), JAX_VENV (default .venv-jax, git-ignored),
+# RNN_MNIST_HOME (cached MNIST and Fashion-MNIST; `make data` fills it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-JAX_VENV=${JAX_VENV:-.cache/venv-jax}
+JAX_VENV=${JAX_VENV:-.venv-jax}
 STAMP="$JAX_VENV/.requirements-installed"
 
 if [ ! -f "$STAMP" ] || [ requirements-jax.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then

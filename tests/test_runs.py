@@ -128,6 +128,6 @@ def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
 
 @pytest.mark.slow
 def test_a_short_real_training_beats_90_percent(tmp_path):
-    run = ensure_trained(seed_recipe(epochs=3, train_size=5000), tmp_path, verbose=0)
+    run = ensure_trained(seed_recipe(epochs=4, train_size=5000), tmp_path, verbose=0)
     assert run.test_accuracy > 0.90
     assert run.metrics["sizes"]["test"] == 10000
