@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import atomic_write_bytes, project_home
+from .paths import atomic_write_npz, project_home
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
@@ -238,9 +238,7 @@ def _load_verified_npz(path: Path, file_sha256: str | None = None, dataset: str 
 
 def save_npz_atomic(arrays: dict[str, np.ndarray], path: Path) -> None:
     """Write the arrays in Keras's mnist.npz layout; never leaves a partial file."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: arrays[name] for name in ARRAY_NAMES})
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_npz(path, **{name: arrays[name] for name in ARRAY_NAMES})
 
 
 # -- the offline mirror --------------------------------------------------------

@@ -43,6 +43,17 @@ def _umask() -> int:
     return current
 
 
+def atomic_write_npz(path: Path, **arrays) -> None:
+    """``numpy.savez_compressed`` to ``path`` through :func:`atomic_write_bytes`."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -29,7 +29,7 @@ from .config import TrainingConfig
 from .device import describe_device, library_versions, make_deterministic
 from .distribute import describe_distribution
 from .model import build_model_for
-from .paths import atomic_write_bytes, atomic_write_text
+from .paths import atomic_write_npz, atomic_write_text
 from .splits import DataSplits, make_splits
 
 HISTORY_CSV = "history.csv"
@@ -176,31 +176,21 @@ def _recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
 
 
 @contextlib.contextmanager
-def _unrolled(model: keras.Model, enabled: bool = True) -> Iterator[None]:
-    """Within the block, the model's recurrent layers trace as unrolled loops."""
+def _recurrent_unroll(model: keras.Model, unroll: bool, enabled: bool = True) -> Iterator[None]:
+    """Within the block, the model's recurrent layers have ``layer.unroll = unroll``.
+
+    ``unroll=True`` traces them as straight-line code (faster fitting on a CPU);
+    ``unroll=False`` gives back the ordinary rolled layers (what is saved).
+    """
     layers = _recurrent_layers(model) if enabled else []
     before = [layer.unroll for layer in layers]
     for layer in layers:
-        layer.unroll = True
+        layer.unroll = unroll
     try:
         yield
     finally:
-        for layer, unroll in zip(layers, before):
-            layer.unroll = unroll
-
-
-@contextlib.contextmanager
-def _rolled(model: keras.Model) -> Iterator[None]:
-    """Within the block, the recurrent layers are the ordinary (rolled) layers again."""
-    layers = _recurrent_layers(model)
-    before = [layer.unroll for layer in layers]
-    for layer in layers:
-        layer.unroll = False
-    try:
-        yield
-    finally:
-        for layer, unroll in zip(layers, before):
-            layer.unroll = unroll
+        for layer, previous in zip(layers, before):
+            layer.unroll = previous
 
 
 class _RolledModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -211,7 +201,7 @@ class _RolledModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """
 
     def _save_model(self, epoch, batch, logs):
-        with _rolled(self.model):
+        with _recurrent_unroll(self.model, False):
             super()._save_model(epoch, batch, logs)
 
 
@@ -268,7 +258,7 @@ def train_into(
         *extra_callbacks,
     ]
     started = time.perf_counter()
-    with _unrolled(model, plan.unroll_while_fitting):
+    with _recurrent_unroll(model, True, enabled=plan.unroll_while_fitting):
         model.fit(
             splits.x_train,
             splits.y_train,
@@ -286,7 +276,7 @@ def train_into(
 
     _save_model_atomic(model, run_dir / MODEL_FILE)
     buffer_path = run_dir / PREDICTIONS_NPZ
-    _save_npz_atomic(
+    atomic_write_npz(
         buffer_path,
         test_indices=splits.test_indices,
         y_true=splits.y_test,
@@ -346,9 +336,3 @@ def _save_model_atomic(model: keras.Model, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
