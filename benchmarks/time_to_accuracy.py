@@ -290,13 +290,22 @@ def _peak_rss_mb() -> float:
 def run_seed(repeat: int, threshold: float, epochs: int, stop_at_threshold: bool,
              train_size: int | None, test_size: int | None) -> dict:
     """The seed notebook's cells, with a clock and a repeatable random seed."""
-    import tensorflow as tf
-    from tensorflow.keras.layers import LSTM, Dense, Input
-    from tensorflow.keras.models import Model
+    try:  # the notebook's imports
+        import tensorflow as tf
+        from tensorflow.keras.layers import LSTM, Dense, Input
+        from tensorflow.keras.models import Model
+
+        set_random_seed = tf.keras.utils.set_random_seed
+    except ImportError:  # a machine with JAX and no TensorFlow (the GPU figures): the same Keras 3 layers
+        import keras
+        from keras.layers import LSTM, Dense, Input
+        from keras.models import Model
+
+        set_random_seed = keras.utils.set_random_seed
 
     from rnn_mnist.data import load_mnist
 
-    tf.keras.utils.set_random_seed(repeat)  # not in the notebook: makes the repeat repeatable
+    set_random_seed(repeat)  # not in the notebook: makes the repeat repeatable
 
     # Load in the data -- the same arrays as tf.keras.datasets.mnist.load_data(), hash-verified
     (x_train, y_train), (x_test, y_test) = load_mnist()

@@ -85,6 +85,9 @@ class TrainingConfig:
     ``ema_momentum`` keeps an exponential moving average of the weights and
     copies it into the model at the end of every epoch (``None``: off).
     ``mixed_precision`` computes in float16 on a GPU (ignored on a CPU).
+    ``shift_pixels`` moves every training image by a random offset of up to
+    that many pixels (up, down, left, right; a fresh offset each time the image
+    is seen), a data augmentation of training only (``0``: off).
     """
 
     dataset: str = "mnist"
@@ -102,6 +105,7 @@ class TrainingConfig:
     jit_compile: bool | None = None
     ema_momentum: float | None = None
     mixed_precision: bool = False
+    shift_pixels: int = 0
     input_dtype: str = "float32"
     train_size: int | None = None
     validation_size: int = 5_000
@@ -136,6 +140,7 @@ class TrainingConfig:
             _check_float("ema_momentum", self.ema_momentum, 0.0, 1.0, low_open=True, high_open=True)
         if not isinstance(self.mixed_precision, bool):
             raise ConfigError("mixed_precision", self.mixed_precision, "True or False (float16 compute, on a GPU only)")
+        _check_int("shift_pixels", self.shift_pixels, 0, 8)
         _check_choice("input_dtype", self.input_dtype, INPUT_DTYPES)
         if not isinstance(self.validate_on_test, bool):
             raise ConfigError("validate_on_test", self.validate_on_test, "True or False")
@@ -211,15 +216,24 @@ def seed_recipe(**overrides: Any) -> TrainingConfig:
 
 
 def default_config(**overrides: Any) -> TrainingConfig:
-    """The book's recipe: the seed's LSTM(128), trained faster and validated honestly."""
+    """The book's recipe: the seed's LSTM(128), trained faster and validated honestly.
+
+    Batch 128; adam peaking at 6e-3 after a 0.3-epoch warm-up, then cosine
+    decay; gradients clipped to norm 1; an exponential moving average of the
+    weights (0.995) is what gets evaluated and stored; training images shifted
+    at random by up to 2 pixels. ``docs/performance.md`` says what each choice
+    bought, measured against :func:`seed_recipe`.
+    """
     base = TrainingConfig(
-        epochs=12,
+        epochs=10,
         batch_size=128,
-        learning_rate=2e-3,
+        learning_rate=6e-3,
         schedule="warmup_cosine",
-        warmup_epochs=1.0,
+        warmup_epochs=0.3,
         min_learning_rate=1e-5,
         clipnorm=1.0,
+        ema_momentum=0.995,
+        shift_pixels=2,
         input_dtype="float32",
         validation_size=5_000,
         label="book",

@@ -28,7 +28,7 @@ import numpy as np
 from .config import TrainingConfig
 from .device import describe_device, library_versions, make_deterministic
 from .distribute import describe_distribution
-from .model import build_model_for
+from .model import PIXELS_PER_ROW, ROWS, build_model_for
 from .paths import atomic_write_npz, atomic_write_text
 from .splits import DataSplits, make_splits
 
@@ -122,6 +122,23 @@ def execution_plan(config: TrainingConfig) -> ExecutionPlan:
     )
 
 
+def ema_momentum_for(config: TrainingConfig) -> float | None:
+    """The weight-EMA momentum a run uses: ``config.ema_momentum``, capped for short runs.
+
+    An average with momentum ``m`` remembers about ``1 / (1 - m)`` steps. On a
+    short run (a small profile: a few dozen steps) 0.995 would still be mostly
+    the random initial weights at the end, so the horizon is capped at a tenth
+    of the run's steps: ``m <= 1 - 10 / total_steps``. A full book run (4,300
+    steps) keeps 0.995. ``None`` when the config has no EMA or the run is too
+    short for one.
+    """
+    if config.ema_momentum is None:
+        return None
+    cap = 1.0 - 10.0 / (steps_per_epoch(config) * config.epochs)
+    momentum = min(config.ema_momentum, cap)
+    return momentum if momentum > 0 else None
+
+
 def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     """Adam (AdamW with ``weight_decay``), the config's schedule and clipping, optional weight EMA.
 
@@ -131,7 +148,7 @@ def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     averaged weights.
     """
     options: dict[str, Any] = {"learning_rate": learning_rate_for(config), "clipnorm": config.clipnorm}
-    ema = getattr(config, "ema_momentum", None)
+    ema = ema_momentum_for(config)
     if ema is not None:
         options.update(use_ema=True, ema_momentum=ema, ema_overwrite_frequency=steps_per_epoch(config))
     weight_decay = getattr(config, "weight_decay", 0.0)
@@ -140,11 +157,19 @@ def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(**options)
 
 
-def compile_model(model: keras.Model, config: TrainingConfig, plan: ExecutionPlan | None = None) -> keras.Model:
+def compile_model(
+    model: keras.Model,
+    config: TrainingConfig,
+    plan: ExecutionPlan | None = None,
+    *,
+    optimizer: keras.optimizers.Optimizer | None = None,
+) -> keras.Model:
+    """Compile with the config's optimizer (or ``optimizer``), sparse cross-entropy and accuracy."""
     plan = plan if plan is not None else execution_plan(config)
-    optimizer = make_optimizer(config)
-    if plan.mixed_precision:
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    if optimizer is None:
+        optimizer = make_optimizer(config)
+        if plan.mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
@@ -193,16 +218,49 @@ def _recurrent_unroll(model: keras.Model, unroll: bool, enabled: bool = True) ->
             layer.unroll = previous
 
 
-class _RolledModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """``ModelCheckpoint`` that stores the ordinary layer even while fitting unrolled.
+def with_random_shifts(model: keras.Model, config: TrainingConfig) -> keras.Model:
+    """The model to fit: ``model`` behind a random shift of up to ``config.shift_pixels`` pixels.
 
-    The traced training step keeps its unrolled graph; only the saved config
-    says ``unroll=False``.
+    Keras's ``RandomTranslation`` moves each training image by a fresh random
+    offset (bilinear, the uncovered border filled with black) and does nothing
+    at inference, so evaluation and prediction see the images as they are. The
+    shift is part of the training recipe, not of the model: ``model`` (the one
+    stored) shares its layers and weights with the returned one and has no
+    augmentation in it. ``shift_pixels=0`` returns ``model`` itself.
+    """
+    if not config.shift_pixels:
+        return model
+    fraction = config.shift_pixels / ROWS
+    images = keras.Input(shape=(ROWS, PIXELS_PER_ROW), name="rows")
+    x = keras.layers.Reshape((ROWS, PIXELS_PER_ROW, 1), name="as_image")(images)
+    x = keras.layers.RandomTranslation(
+        fraction, fraction, fill_mode="constant", seed=config.seed, name="random_shift"
+    )(x)
+    x = keras.layers.Reshape((ROWS, PIXELS_PER_ROW), name="as_rows")(x)
+    return keras.Model(images, model(x), name=f"{model.name}_with_random_shifts")
+
+
+class _StoredModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that writes the stored model: no augmentation, ordinary recurrent layer.
+
+    ``fit`` runs the training model (:func:`with_random_shifts`, recurrent
+    layers unrolled on a CPU); what is saved is ``stored_model``, which shares
+    its weights, with ``unroll=False`` in its config. The traced training step
+    keeps its unrolled graph.
     """
 
+    def __init__(self, filepath: str, stored_model: keras.Model, **options: Any):
+        super().__init__(filepath, **options)
+        self._stored_model = stored_model
+
     def _save_model(self, epoch, batch, logs):
-        with _recurrent_unroll(self.model, False):
-            super()._save_model(epoch, batch, logs)
+        trainer = self.model  # the property brings JAX's state back into the variables
+        self._model = self._stored_model
+        try:
+            with _recurrent_unroll(self._stored_model, False):
+                super()._save_model(epoch, batch, logs)
+        finally:
+            self._model = trainer
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
@@ -248,18 +306,24 @@ def train_into(
     make_deterministic(config.seed)
     splits = splits if splits is not None else make_splits(config)
     plan = execution_plan(config)
-    model = compile_model(build_for_plan(config, plan), config, plan)
+    # ``model`` is what is stored; ``trainer`` (the same layers, behind the
+    # random shifts when the recipe asks for them) is what is fitted.
+    model = build_for_plan(config, plan)
+    trainer = compile_model(with_random_shifts(model, config), config, plan)
+    if trainer is not model:
+        # The stored model carries the optimizer that trained it, as it would without the shifts.
+        compile_model(model, config, plan, optimizer=trainer.optimizer)
 
     callbacks = [
         EpochTimer(),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
-        _RolledModelCheckpoint(str(run_dir / BEST_MODEL_FILE), monitor="val_loss", save_best_only=True),
+        _StoredModelCheckpoint(str(run_dir / BEST_MODEL_FILE), model, monitor="val_loss", save_best_only=True),
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         *extra_callbacks,
     ]
     started = time.perf_counter()
-    with _recurrent_unroll(model, True, enabled=plan.unroll_while_fitting):
-        model.fit(
+    with _recurrent_unroll(trainer, True, enabled=plan.unroll_while_fitting):
+        trainer.fit(
             splits.x_train,
             splits.y_train,
             validation_data=(splits.x_val, splits.y_val),
@@ -271,8 +335,8 @@ def train_into(
         )
     fit_seconds = time.perf_counter() - started
 
-    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
-    probabilities = model.predict(splits.x_test, batch_size=1024, verbose=0).astype(np.float32)
+    test_loss, test_accuracy = trainer.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
+    probabilities = trainer.predict(splits.x_test, batch_size=1024, verbose=0).astype(np.float32)
 
     _save_model_atomic(model, run_dir / MODEL_FILE)
     buffer_path = run_dir / PREDICTIONS_NPZ
