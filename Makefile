@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   -- set up, execute every chapter on the full data, build the site
-#   make test   -- set up, run every test (unit, notebooks via nbmake, book build)
+#   make test   -- set up, run every test (unit, notebooks via nbmake, book build, then
+#                  the JAX-backend target)
 # Each target creates .venv and installs requirements.txt when needed.
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data book book-small test test-jax benchmark sync-mocks clean
+.PHONY: setup data book book-small test test-tensorflow test-jax benchmark sync-mocks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +34,10 @@ book: data
 book-small: data
 	$(BIN)/rnn-mnist book --profile small
 
-test: data
+test: test-tensorflow test-jax
+
+# Everything on TensorFlow (the book's backend): `pytest --nbmake tests notebooks`.
+test-tensorflow: data
 	bash scripts/install-test-deps.sh $(VENV)
 	$(BIN)/python -m pytest --nbmake tests notebooks
 

@@ -123,3 +123,32 @@ def test_arguments_quick_mode_shrinks_everything(bench):
     assert (full.repeats, full.threshold, full.seed_epochs, full.train_size) == (3, 0.988, 10, None)
     with pytest.raises(SystemExit):
         bench.parse_args(["--repeats", "0"])
+
+
+def test_a_seed_run_that_never_reaches_the_threshold_bounds_the_ratio_from_above(bench):
+    ten_epochs = [0.98] * 9 + [0.987]
+    runs = [
+        run(bench, "seed", 0, ten_epochs, [15.0] * 10),                 # 150 s, not reached: >= 150 s
+        run(bench, "project", 0, [0.98, 0.985, 0.99], [12.0, 9.0, 9.0]),  # 30 s
+        run(bench, "seed", 1, [0.98] * 7 + [0.989], [15.0] * 8),        # 120 s
+        run(bench, "project", 1, [0.98, 0.99], [12.0, 9.0]),            # 21 s
+        run(bench, "seed", 2, ten_epochs, [16.0] * 10),                 # 160 s, not reached: >= 160 s
+        run(bench, "project", 2, [0.98, 0.985, 0.99], [12.0, 9.0, 9.0]),  # 30 s
+    ]
+    summary = bench.summarize(runs)
+    seed = summary["sides"]["seed"]
+    assert seed["censored"] == 2 and seed["reached"] == 1
+    assert seed["median_seconds_to_threshold"] is None            # two of three never reached it
+    assert seed["median_seconds_to_threshold_lower_bound"] == 150.0
+    assert summary["ratio_is_upper_bound"]
+    assert summary["ratio"] == pytest.approx(30.0 / 150.0)
+    assert summary["paired_ratios"] == pytest.approx([30 / 150, 21 / 120, 30 / 160])
+    text = bench.format_table({"threshold": 0.988, "seed_epochs": 10, "runs": runs, "summary": summary})
+    assert "<= 0.200" in text and "lower bound" in text
+
+
+def test_seed_lower_bound_needs_all_its_epochs(bench):
+    stopped_early = run(bench, "seed", 0, [0.98, 0.985], [15.0, 15.0])
+    assert bench.seed_seconds_lower_bound(stopped_early) is None
+    reached = run(bench, "seed", 0, [0.98, 0.99], [15.0, 15.0])
+    assert bench.seed_seconds_lower_bound(reached) == 30.0

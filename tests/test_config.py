@@ -27,6 +27,9 @@ from rnn_mnist.config import (
         ({"validate_on_test": True}, "validation_size", "0 when validate_on_test=True"),
         ({"seed": -3}, "seed", "from 0"),
         ({"units": 0}, "units", "from 1 to 4096"),
+        ({"shift_pixels": -1}, "shift_pixels", "from 0 to 8"),
+        ({"shift_pixels": 1.5}, "shift_pixels", "an integer"),
+        ({"ema_momentum": 1.0}, "ema_momentum", "(0.0, 1.0)"),
     ],
 )
 def test_invalid_values_name_the_field_and_allowed_range(changes, field, allowed):
@@ -50,6 +53,7 @@ def test_seed_recipe_is_the_seed_notebook():
     assert config.validate_on_test and config.validation_size == 0
     assert config.effective_train_size == 60000
     assert config.input_dtype == "float64"
+    assert config.ema_momentum is None and config.shift_pixels == 0
 
 
 def test_book_recipe_keeps_the_model_and_validates_on_a_held_out_split():
@@ -57,6 +61,11 @@ def test_book_recipe_keeps_the_model_and_validates_on_a_held_out_split():
     assert (config.cell, config.units) == ("lstm", 128)
     assert not config.validate_on_test
     assert config.effective_train_size + config.validation_size == 60000
+    # what makes it faster and better (docs/performance.md): the training, not the model
+    assert (config.epochs, config.batch_size, config.learning_rate) == (10, 128, 6e-3)
+    assert config.schedule == "warmup_cosine" and config.warmup_epochs == 0.3
+    assert (config.clipnorm, config.ema_momentum, config.shift_pixels) == (1.0, 0.995, 2)
+    assert config.input_dtype == "float32"
 
 
 def test_run_id_is_stable_and_changes_with_any_choice():

@@ -53,6 +53,9 @@ def test_a_run_stores_every_artefact(tmp_path):
     assert abs(accuracy - run.test_accuracy) < 1e-6
     assert TrainingRun.load(run.run_dir).config == config
     model = run.load_model()
+    # the stored model is the seed's architecture: the random shifts were for training only
+    assert [layer.name for layer in model.layers] == ["rows", "lstm", "digit"]
+    assert model.get_layer("lstm").unroll is False
     np.testing.assert_allclose(
         model.predict(np.zeros((1, 28, 28), np.float32), verbose=0).sum(), 1.0, rtol=1e-5
     )

@@ -224,6 +224,15 @@ RECIPE_REASONS = {
     "validate_on_test": "Validating on the test set lets test images steer decisions; the book never does.",
     "dropout": "Randomly silences features during training to fight over-fitting.",
     "jit_compile": "XLA compilation of the training step (None lets Keras decide).",
+    "ema_momentum": (
+        "Evaluates and stores a running average of the weights over the last few hundred steps: "
+        "smoother than the last step's weights, so a high learning rate scores well early."
+    ),
+    "shift_pixels": (
+        "Moves each training image by a random offset of up to this many pixels every time it is seen: "
+        "the LSTM must recognise a digit wherever its rows start, which curbs over-fitting."
+    ),
+    "mixed_precision": "float16 arithmetic on a GPU (ignored on a CPU): faster, with float32 weights kept.",
 }
 
 
