@@ -39,8 +39,8 @@ DEFAULT_BUDGET = 81_674
 #: Five models (chapter 7) and one more (chapter 8) are trained, so they get
 #: fewer epochs and images than the book's main run; chapter 8's MNIST
 #: counterpart is chapter 7's LSTM, reused from the store.
-COMPARISON_EPOCHS = 3
-COMPARISON_TRAIN_SIZE = 10_000
+COMPARISON_EPOCHS = 5
+COMPARISON_TRAIN_SIZE = 20_000
 
 #: The accuracy the comparison figure marks, and the thresholds of the table's "epochs to" columns.
 DEFAULT_THRESHOLD = 0.98
