@@ -139,6 +139,14 @@ def ema_momentum_for(config: TrainingConfig) -> float | None:
     return momentum if momentum > 0 else None
 
 
+def _inside_tf_distribution_strategy() -> bool:
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
 def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     """Adam (AdamW with ``weight_decay``), the config's schedule and clipping, optional weight EMA.
 
@@ -146,11 +154,17 @@ def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     the weights and copies it into the model at the end of every epoch (and of
     training), so every evaluation, checkpoint and the stored model use the
     averaged weights.
+
+    Under a ``tf.distribute`` strategy Keras cannot copy the average inside the
+    training step (its ``merge_call`` in a conditional fails), so there the
+    average is copied into the model once, when ``fit`` ends: the stored model
+    is still the average, while per-epoch validation sees the raw weights.
     """
     options: dict[str, Any] = {"learning_rate": learning_rate_for(config), "clipnorm": config.clipnorm}
     ema = ema_momentum_for(config)
     if ema is not None:
-        options.update(use_ema=True, ema_momentum=ema, ema_overwrite_frequency=steps_per_epoch(config))
+        every_epoch = None if _inside_tf_distribution_strategy() else steps_per_epoch(config)
+        options.update(use_ema=True, ema_momentum=ema, ema_overwrite_frequency=every_epoch)
     weight_decay = getattr(config, "weight_decay", 0.0)
     if weight_decay:
         return keras.optimizers.AdamW(weight_decay=weight_decay, **options)
