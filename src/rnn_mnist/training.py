@@ -148,7 +148,7 @@ def _inside_tf_distribution_strategy() -> bool:
 
 
 def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
-    """Adam (AdamW with ``weight_decay``), the config's schedule and clipping, optional weight EMA.
+    """Adam with the config's schedule and clipping, and the optional weight EMA.
 
     With ``ema_momentum`` the optimizer keeps an exponential moving average of
     the weights and copies it into the model at the end of every epoch (and of
@@ -165,9 +165,6 @@ def make_optimizer(config: TrainingConfig) -> keras.optimizers.Optimizer:
     if ema is not None:
         every_epoch = None if _inside_tf_distribution_strategy() else steps_per_epoch(config)
         options.update(use_ema=True, ema_momentum=ema, ema_overwrite_frequency=every_epoch)
-    weight_decay = getattr(config, "weight_decay", 0.0)
-    if weight_decay:
-        return keras.optimizers.AdamW(weight_decay=weight_decay, **options)
     return keras.optimizers.Adam(**options)
 
 
