@@ -156,9 +156,9 @@ def summarize(runs: Sequence[Mapping[str, Any]], *, seed_epochs: int = SEED_EPOC
     # have needed more than its training time: that time is a lower bound of
     # its time to the threshold. Dividing by lower bounds gives an upper bound
     # of the ratio, so a target met with it is met for certain.
-    censored = [r for r in by_side["seed"] if r["seconds_to_threshold"] is None and r["epochs_run"] >= seed_epochs]
     seed_bound = {r["repeat"]: seed_seconds_lower_bound(r, seed_epochs) for r in by_side["seed"]}
-    sides["seed"]["censored"] = len(censored)
+    censored = sum(r["seconds_to_threshold"] is None and seed_bound[r["repeat"]] is not None for r in by_side["seed"])
+    sides["seed"]["censored"] = censored
     sides["seed"]["median_seconds_to_threshold_lower_bound"] = median_or_none(seed_bound.values())
     paired = [
         ratio_or_none(p["seconds_to_threshold"], seed_bound[p["repeat"]])
