@@ -152,3 +152,39 @@ def test_seed_lower_bound_needs_all_its_epochs(bench):
     assert bench.seed_seconds_lower_bound(stopped_early) is None
     reached = run(bench, "seed", 0, [0.98, 0.99], [15.0, 15.0])
     assert bench.seed_seconds_lower_bound(reached) == 30.0
+
+
+def test_epochs_that_waited_for_their_data_iterator_are_counted_after_the_first(bench):
+    recs = records([0.97, 0.98, 0.985, 0.99], [13.0, 19.0, 9.0, 19.5])
+    for record, wait in zip(recs, [3.4, 10.1, 0.05, 10.0]):
+        record["epoch_start_seconds"] = wait
+    r = bench.summarize_run("seed", 0, recs, 0.988)
+    # epoch 1's start builds the pipeline and is not a wait; epochs 2 and 4 waited
+    assert r["epoch_start_waits"] == 2
+    assert r["epoch_start_wait_seconds"] == pytest.approx(20.1)
+    text = bench.format_table({"threshold": 0.988, "runs": [r], "summary": bench.summarize([r])})
+    assert "waited > 2 s for their data iterator" in text and "seed 2 epochs, 20 s" in text
+    assert "project 0 epochs, 0 s" in text
+
+
+def test_the_ratio_without_waits_takes_them_out_of_both_sides(bench):
+    def waited(side, repeat, accuracies, seconds, starts):
+        recs = records(accuracies, seconds)
+        for record, start in zip(recs, starts):
+            record["epoch_start_seconds"] = start
+        return bench.summarize_run(side, repeat, recs, 0.988)
+
+    ten = [0.98] * 10
+    runs = [
+        # the seed never gets there: 10 x 15 s, two of its epochs waited 10 s
+        waited("seed", 0, ten, [15.0] * 10, [3.0, 10.0, 0.1, 0.1, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1]),
+        # the project gets there in epoch 3 (40 s), and its epoch 2 waited 10 s
+        waited("project", 0, [0.97, 0.985, 0.99], [12.0, 19.0, 9.0], [3.0, 10.0, 0.1]),
+    ]
+    assert runs[1]["seconds_to_threshold_without_waits"] == pytest.approx(30.0)
+    assert runs[0]["train_seconds_without_waits"] == pytest.approx(130.0)
+    summary = bench.summarize(runs)
+    assert summary["ratio"] == pytest.approx(40.0 / 150.0)
+    assert summary["ratio_without_epoch_start_waits"] == pytest.approx(30.0 / 130.0)
+    text = bench.format_table({"threshold": 0.988, "runs": runs, "summary": summary})
+    assert "taken out of both sides: <= 0.231" in text

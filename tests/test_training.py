@@ -8,7 +8,14 @@ import pytest
 
 from rnn_mnist.config import default_config, seed_recipe
 from rnn_mnist.model import build_model_for
-from rnn_mnist.training import ema_momentum_for, make_optimizer, steps_per_epoch, with_random_shifts
+from rnn_mnist.training import (
+    AdamWithAverageWarmup,
+    average_momentum_at,
+    ema_momentum_for,
+    make_optimizer,
+    steps_per_epoch,
+    with_random_shifts,
+)
 
 
 def identity_model() -> keras.Model:
@@ -92,3 +99,40 @@ def test_the_weight_average_remembers_at_most_a_tenth_of_a_short_run(train_size,
 def test_no_weight_average_when_the_recipe_has_none():
     assert ema_momentum_for(seed_recipe()) is None
     assert not make_optimizer(seed_recipe()).use_ema
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [(0, 0.0), (1, 2 / 11), (430, 431 / 440), (860, 861 / 870), (1790, 0.995), (4299, 0.995)],
+)
+def test_the_weight_average_warms_up_over_the_first_epochs(step, expected):
+    assert average_momentum_at(step, 0.995) == pytest.approx(expected)
+
+
+def test_the_optimizer_averages_with_the_warm_up_momentum():
+    variable = keras.Variable(np.zeros(3, np.float32))
+    optimizer = AdamWithAverageWarmup(learning_rate=0.1, use_ema=True, ema_momentum=0.995)
+    optimizer.build([variable])
+    expected_average = None
+    for step in range(25):
+        optimizer.apply_gradients([(keras.ops.ones(3), variable)])
+        value = keras.ops.convert_to_numpy(variable)
+        m = average_momentum_at(step, 0.995)
+        expected_average = value if expected_average is None else m * expected_average + (1 - m) * value
+        average = keras.ops.convert_to_numpy(optimizer._model_variables_moving_average[0])
+        np.testing.assert_allclose(average, expected_average, rtol=1e-5)
+    # after 25 steps the average trails the weights (Adam moves them about 0.1 a step)
+    assert np.all(average > value)
+
+
+def test_the_recipe_uses_the_warm_up_and_a_saved_model_loads_it_back(tmp_path):
+    config = default_config(units=4)
+    assert isinstance(make_optimizer(config), AdamWithAverageWarmup)
+    assert type(make_optimizer(seed_recipe())) is keras.optimizers.Adam
+    model = build_model_for(config)
+    model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((8, 28, 28), np.float32), np.zeros(8, np.int64), epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.optimizer, AdamWithAverageWarmup)
+    assert loaded.optimizer.ema_momentum == pytest.approx(ema_momentum_for(config))

@@ -225,8 +225,9 @@ RECIPE_REASONS = {
     "dropout": "Randomly silences features during training to fight over-fitting.",
     "jit_compile": "XLA compilation of the training step (None lets Keras decide).",
     "ema_momentum": (
-        "Evaluates and stores a running average of the weights over the last few hundred steps: "
-        "smoother than the last step's weights, so a high learning rate scores well early."
+        "Evaluates and stores a running average of the weights over the last few hundred steps "
+        "(a shorter memory during the first epochs): smoother than the last step's weights, so a high "
+        "learning rate scores well early."
     ),
     "shift_pixels": (
         "Moves each training image by a random offset of up to this many pixels every time it is seen: "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Bump when the meaning of a stored run changes, so old runs are not reused.
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: own tf.data input pipeline and the weight average's warm-up
 
 CELLS = ("lstm", "gru", "simple_rnn", "dense")
 SCHEDULES = ("constant", "warmup_cosine")
