@@ -55,6 +55,8 @@ TARGET_RATIO = 0.20
 TARGET_FINAL_ACCURACY = 0.992
 TARGET_PEAK_MB = 3 * 1024
 SIDES = ("seed", "project")
+#: Images per batch of every test-set evaluation (untimed; the batch size does not change the accuracy).
+EVALUATION_BATCH_SIZE = 1024
 #: An epoch whose first training step starts later than this after the epoch began waited for its data
 #: iterator (Keras's autotuned ``tf.data`` pipeline sometimes blocks about 10 s there; docs/performance.md).
 EPOCH_START_WAIT_SECONDS = 2.0
@@ -408,8 +410,11 @@ def run_seed(repeat: int, threshold: float, epochs: int, stop_at_threshold: bool
                   loss='sparse_categorical_crossentropy',
                   metrics=['accuracy'])
     clock = _make_clock(threshold, stop_at_threshold)
+    # validation_batch_size is the benchmark's only addition: the notebook validates in batches of 32
+    # (fit's default); the same evaluation in batches of 1,024 gives the same accuracy, trains nothing,
+    # is not timed, and saves about 8 s of wall time per run.
     model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs,
-              callbacks=[clock], verbose=0)
+              callbacks=[clock], verbose=0, validation_batch_size=EVALUATION_BATCH_SIZE)
     return {
         "records": clock.records,
         "train_images": int(len(x_train)),
@@ -430,7 +435,7 @@ def run_project(repeat: int, threshold: float, overrides: Mapping[str, Any]) -> 
     splits = make_splits(config)
 
     def test_accuracy(model) -> float:
-        return model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)[1]
+        return model.evaluate(splits.x_test, splits.y_test, batch_size=EVALUATION_BATCH_SIZE, verbose=0)[1]
 
     clock = _make_clock(threshold, False, evaluate=test_accuracy)
     with tempfile.TemporaryDirectory(prefix="rnn-mnist-benchmark-") as run_dir:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rnn_mnist import pipeline
-from rnn_mnist.pipeline import builds_own_pipeline, fit_inputs, keras_inputs, validation_data
+from rnn_mnist.pipeline import builds_own_pipeline, fit_inputs, keras_inputs, validation_inputs
 
 tf_only = pytest.mark.skipif(not builds_own_pipeline(), reason="the tf.data pipeline: TensorFlow backend only")
 
@@ -59,7 +59,7 @@ def test_each_epoch_is_shuffled_afresh_and_the_seed_fixes_every_order():
 @tf_only
 def test_evaluation_and_prediction_read_the_images_in_order_without_autotuning():
     x, y = numbered_images(70)
-    evaluation = validation_data(x, y, batch_size=32)
+    evaluation = validation_inputs(x, y, batch_size=32)["validation_data"]
     np.testing.assert_array_equal(np.concatenate([labels for _, labels in epoch_of(evaluation)]), y)
     prediction = keras_inputs(x, batch_size=32)["x"]
     images = np.concatenate([np.asarray(batch) for batch in prediction])
@@ -103,4 +103,4 @@ def test_other_backends_get_the_arrays_and_keras_batches_them(monkeypatch):
     assert fit_inputs(x, y, batch_size=4, shuffle_seed=0) == {
         "x": x, "y": y, "batch_size": 4, "shuffle": True}
     assert keras_inputs(x, batch_size=4) == {"x": x, "batch_size": 4}
-    assert validation_data(x, y, batch_size=4) == (x, y)
+    assert validation_inputs(x, y, batch_size=4) == {"validation_data": (x, y), "validation_batch_size": 4}

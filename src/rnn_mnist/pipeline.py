@@ -66,9 +66,12 @@ def keras_inputs(x: np.ndarray, y: np.ndarray | None = None, *, batch_size: int)
     return {"x": _tf_dataset(x, y, batch_size, None)}
 
 
-def validation_data(x: np.ndarray, y: np.ndarray, *, batch_size: int) -> Any:
-    """What to pass as ``fit(validation_data=...)``: the same pipeline, in order."""
-    return keras_inputs(x, y, batch_size=batch_size)["x"] if builds_own_pipeline() else (x, y)
+def validation_inputs(x: np.ndarray, y: np.ndarray, *, batch_size: int) -> dict[str, Any]:
+    """Keyword arguments for ``fit`` that validate on ``x`` and ``y`` after every epoch, in order."""
+    if not builds_own_pipeline():
+        _check_arrays(x, y, batch_size)
+        return {"validation_data": (x, y), "validation_batch_size": batch_size}
+    return {"validation_data": keras_inputs(x, y, batch_size=batch_size)["x"]}
 
 
 def _check_arrays(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> None:

@@ -30,7 +30,7 @@ from .device import describe_device, library_versions, make_deterministic
 from .distribute import describe_distribution
 from .model import PIXELS_PER_ROW, ROWS, build_model_for
 from .paths import atomic_write_npz, atomic_write_text
-from .pipeline import fit_inputs, keras_inputs, validation_data
+from .pipeline import fit_inputs, keras_inputs, validation_inputs
 from .splits import DataSplits, make_splits
 
 HISTORY_CSV = "history.csv"
@@ -40,7 +40,8 @@ MODEL_FILE = "model.keras"
 BEST_MODEL_FILE = "best.keras"
 PREDICTIONS_NPZ = "predictions.npz"
 BACKUP_DIR = "backup"
-#: Images per batch when a finished run evaluates and predicts the test set.
+#: Images per batch when a run validates after each epoch and when it evaluates and predicts the test
+#: set at the end (the batch size changes no result, only how fast it comes).
 EVALUATION_BATCH_SIZE = 1024
 
 
@@ -388,7 +389,7 @@ def train_into(
     with _recurrent_unroll(trainer, True, enabled=plan.unroll_while_fitting):
         trainer.fit(
             **fit_inputs(splits.x_train, splits.y_train, batch_size=config.batch_size, shuffle_seed=config.seed),
-            validation_data=validation_data(splits.x_val, splits.y_val, batch_size=config.batch_size),
+            **validation_inputs(splits.x_val, splits.y_val, batch_size=EVALUATION_BATCH_SIZE),
             epochs=config.epochs,
             callbacks=callbacks,
             verbose=verbose,
