@@ -35,9 +35,11 @@ def builds_own_pipeline() -> bool:
 def fit_inputs(x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle_seed: int) -> dict[str, Any]:
     """Keyword arguments for ``fit``: ``x`` and ``y``, shuffled afresh every epoch.
 
-    On TensorFlow the order of epoch ``e`` is a pure function of
-    ``(shuffle_seed, e)`` (a stateless shuffle), so one device and the
-    replicas of a ``tf.distribute`` strategy read the same batches. The
+    On TensorFlow the order of the ``e``-th epoch of a ``fit`` call is a pure
+    function of ``(shuffle_seed, e)`` (a stateless shuffle), so one device and
+    the replicas of a ``tf.distribute`` strategy read the same batches. (A run
+    that ``BackupAndRestore`` resumes calls ``fit`` again, so its first resumed
+    epoch reads the first order, as with Keras's own shuffling.) The
     dataset runs on epoch after epoch, read through one iterator
     (``steps_per_epoch`` marks the epochs), so no iterator is torn down
     between epochs.
