@@ -106,7 +106,7 @@ def test_no_weight_average_when_the_recipe_has_none():
     [(0, 0.0), (1, 2 / 11), (430, 431 / 440), (860, 861 / 870), (1790, 0.995), (4299, 0.995)],
 )
 def test_the_weight_average_warms_up_over_the_first_epochs(step, expected):
-    assert average_momentum_at(step, 0.995) == pytest.approx(expected)
+    assert float(average_momentum_at(step, 0.995)) == pytest.approx(expected)
 
 
 def test_the_optimizer_averages_with_the_warm_up_momentum():
@@ -117,7 +117,7 @@ def test_the_optimizer_averages_with_the_warm_up_momentum():
     for step in range(25):
         optimizer.apply_gradients([(keras.ops.ones(3), variable)])
         value = keras.ops.convert_to_numpy(variable)
-        m = average_momentum_at(step, 0.995)
+        m = float(average_momentum_at(step, 0.995))
         expected_average = value if expected_average is None else m * expected_average + (1 - m) * value
         average = keras.ops.convert_to_numpy(optimizer._model_variables_moving_average[0])
         np.testing.assert_allclose(average, expected_average, rtol=1e-5)

@@ -148,14 +148,16 @@ def ema_momentum_for(config: TrainingConfig) -> float | None:
 AVERAGE_WARMUP_STEPS = 10
 
 
-def average_momentum_at(step: int | float, ema_momentum: float) -> float:
+def average_momentum_at(step, ema_momentum: float):
     """The weight average's momentum at optimizer step ``step`` (see :class:`AdamWithAverageWarmup`).
 
-    Step 0 starts the average at the weights themselves (momentum 0), as Keras does.
+    ``step`` is a number or the optimizer's step counter; the result is a
+    float32 scalar tensor. Step 0 starts the average at the weights themselves
+    (momentum 0), as Keras does.
     """
-    if step == 0:
-        return 0.0
-    return min(ema_momentum, (1.0 + step) / (AVERAGE_WARMUP_STEPS + step))
+    step = keras.ops.cast(step, "float32")
+    momentum = keras.ops.minimum(ema_momentum, (1.0 + step) / (AVERAGE_WARMUP_STEPS + step))
+    return momentum * keras.ops.cast(keras.ops.not_equal(step, 0.0), "float32")
 
 
 @keras.saving.register_keras_serializable(package="rnn_mnist")
@@ -182,9 +184,7 @@ class AdamWithAverageWarmup(keras.optimizers.Adam):
     def _update_model_variables_moving_average(self, trainable_variables):
         if not self.use_ema:
             return
-        step = keras.ops.cast(self.iterations, "float32")
-        momentum = keras.ops.minimum(self.ema_momentum, (1.0 + step) / (AVERAGE_WARMUP_STEPS + step))
-        momentum = momentum * keras.ops.cast(keras.ops.not_equal(self.iterations, 0), "float32")
+        momentum = average_momentum_at(self.iterations, self.ema_momentum)
         for variable, average in zip(trainable_variables, self._model_variables_moving_average):
             if average is None:
                 continue
