@@ -70,10 +70,10 @@ def keras_inputs(x: np.ndarray, y: np.ndarray | None = None, *, batch_size: int)
 
 def validation_inputs(x: np.ndarray, y: np.ndarray, *, batch_size: int) -> dict[str, Any]:
     """Keyword arguments for ``fit`` that validate on ``x`` and ``y`` after every epoch, in order."""
-    if not builds_own_pipeline():
-        _check_arrays(x, y, batch_size)
-        return {"validation_data": (x, y), "validation_batch_size": batch_size}
-    return {"validation_data": keras_inputs(x, y, batch_size=batch_size)["x"]}
+    inputs = keras_inputs(x, y, batch_size=batch_size)
+    if builds_own_pipeline():
+        return {"validation_data": inputs["x"]}
+    return {"validation_data": (x, y), "validation_batch_size": batch_size}
 
 
 def _check_arrays(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> None:
