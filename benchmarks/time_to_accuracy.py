@@ -55,8 +55,6 @@ TARGET_RATIO = 0.20
 TARGET_FINAL_ACCURACY = 0.992
 TARGET_PEAK_MB = 3 * 1024
 SIDES = ("seed", "project")
-#: Images per batch of every test-set evaluation (untimed; the batch size does not change the accuracy).
-EVALUATION_BATCH_SIZE = 1024
 #: An epoch whose first training step starts later than this after the epoch began waited for its data
 #: iterator (Keras's autotuned ``tf.data`` pipeline sometimes blocks about 10 s there; docs/performance.md).
 EPOCH_START_WAIT_SECONDS = 2.0
@@ -141,17 +139,22 @@ def summarize_run(side: str, repeat: int, records: Sequence[Mapping[str, Any]], 
     }
 
 
-def seed_seconds_lower_bound(run: Mapping[str, Any], seed_epochs: int = SEED_EPOCHS) -> float | None:
+def seed_seconds_lower_bound(
+    run: Mapping[str, Any], seed_epochs: int = SEED_EPOCHS, *, without_waits: bool = False
+) -> float | None:
     """The seed run's time to the threshold, or a lower bound of it.
 
     Its measured time when it reached the threshold; its whole training time
     when it ran all ``seed_epochs`` without reaching it (it would have needed
-    more); ``None`` when it stopped early without reaching it.
+    more); ``None`` when it stopped early without reaching it. With
+    ``without_waits`` the same times with the epochs' waits for their data
+    iterator taken out.
     """
+    suffix = "_without_waits" if without_waits else ""
     if run["seconds_to_threshold"] is not None:
-        return float(run["seconds_to_threshold"])
+        return float(run["seconds_to_threshold" + suffix])
     if run["epochs_run"] >= seed_epochs:
-        return float(run["train_seconds"])
+        return float(run["train_seconds" + suffix])
     return None
 
 
@@ -176,6 +179,8 @@ def summarize(runs: Sequence[Mapping[str, Any]], *, seed_epochs: int = SEED_EPOC
             "median_seconds_per_epoch": median_or_none(r["seconds_per_epoch"] for r in items),
             "median_train_seconds": median_or_none(r["train_seconds"] for r in items),
             "max_peak_rss_mb": max((r.get("peak_rss_mb") or 0.0 for r in items), default=None),
+            "epoch_start_waits": sum(r.get("epoch_start_waits", 0) for r in items),
+            "epoch_start_wait_seconds": sum(r.get("epoch_start_wait_seconds", 0.0) for r in items),
         }
     # A seed run that used all its epochs without reaching the threshold would
     # have needed more than its training time: that time is a lower bound of
@@ -194,14 +199,9 @@ def summarize(runs: Sequence[Mapping[str, Any]], *, seed_epochs: int = SEED_EPOC
                           sides["seed"]["median_seconds_to_threshold_lower_bound"])
     # The same ratio with every epoch's wait for its data iterator taken out of both sides: what the
     # recipes cost if TensorFlow never paused between epochs (the project's pipeline avoids the pauses).
-    seed_bound_without_waits = [
-        r["seconds_to_threshold_without_waits"] if r["seconds_to_threshold"] is not None
-        else (r["train_seconds_without_waits"] if seed_bound[r["repeat"]] is not None else None)
-        for r in by_side["seed"]
-    ]
     ratio_without_waits = ratio_or_none(
         median_or_none(p.get("seconds_to_threshold_without_waits") for p in by_side["project"]),
-        median_or_none(seed_bound_without_waits),
+        median_or_none(seed_seconds_lower_bound(r, seed_epochs, without_waits=True) for r in by_side["seed"]),
     )
 
     # The seed recipe's 10 epochs of training: measured when its runs went on
@@ -277,8 +277,8 @@ def format_table(result: Mapping[str, Any]) -> str:
             f"{_fmt(s['median_seconds_per_epoch'], '.2f', '-')} s/epoch; peak {_fmt(s['max_peak_rss_mb'], '.0f', '-')} MB"
         )
     waits = "; ".join(
-        f"{side} {sum(r.get('epoch_start_waits', 0) for r in result['runs'] if r['side'] == side)} epochs, "
-        f"{sum(r.get('epoch_start_wait_seconds', 0.0) for r in result['runs'] if r['side'] == side):.0f} s"
+        f"{side} {summary['sides'][side]['epoch_start_waits']} epochs, "
+        f"{summary['sides'][side]['epoch_start_wait_seconds']:.0f} s"
         for side in SIDES
     )
     lines.append(f"epochs that waited > {EPOCH_START_WAIT_SECONDS:g} s for their data iterator (counted as training "
@@ -388,6 +388,7 @@ def run_seed(repeat: int, threshold: float, epochs: int, stop_at_threshold: bool
         set_random_seed = keras.utils.set_random_seed
 
     from rnn_mnist.data import load_mnist
+    from rnn_mnist.training import EVALUATION_BATCH_SIZE
 
     set_random_seed(repeat)  # not in the notebook: makes the repeat repeatable
 
@@ -429,7 +430,7 @@ def run_project(repeat: int, threshold: float, overrides: Mapping[str, Any]) -> 
     """``default_config(seed=repeat)`` through the package's own training code."""
     from rnn_mnist.config import default_config
     from rnn_mnist.splits import make_splits
-    from rnn_mnist.training import train_into
+    from rnn_mnist.training import EVALUATION_BATCH_SIZE, train_into
 
     config = default_config(seed=repeat, **overrides)
     splits = make_splits(config)
