@@ -42,5 +42,5 @@ export JAX_PLATFORMS=cpu
 
 exec "$JAX_VENV/bin/python" -m pytest -p no:cacheprovider \
     tests/test_config.py tests/test_data.py tests/test_datasets.py tests/test_splits.py \
-    tests/test_model.py tests/test_training.py tests/test_pipeline.py tests/test_runs.py tests/test_comparison.py tests/test_distribute.py \
+    tests/test_model.py tests/test_device.py tests/test_training.py tests/test_pipeline.py tests/test_runs.py tests/test_comparison.py tests/test_distribute.py \
     tests/test_backend.py "$@"

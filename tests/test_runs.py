@@ -49,6 +49,8 @@ def test_a_run_stores_every_artefact(tmp_path):
     assert run.metrics["parameters"] == build_params(16)
     assert run.metrics["sizes"] == {"train": 300, "validation": 100, "test": 100}
     assert run.metrics["device"]["kind"] == "cpu" and run.metrics["device"]["cudnn"] is False
+    # the thread counts asked for (one per op on a 2-core CPU, else the backend's own) are the ones used
+    assert run.metrics["execution"]["cpu_threads_in_effect"] == run.metrics["execution"]["cpu_threads"]
     accuracy = float(np.mean(run.y_pred == run.y_true))
     assert abs(accuracy - run.test_accuracy) < 1e-6
     assert TrainingRun.load(run.run_dir).config == config

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from .config import TrainingConfig
-from .device import describe_device, library_versions, make_deterministic
+from .device import apply_cpu_threads, cpu_threads_for, describe_device, library_versions, make_deterministic
 from .distribute import describe_distribution
 from .model import PIXELS_PER_ROW, ROWS, build_model_for
 from .paths import atomic_write_npz, atomic_write_text
@@ -101,6 +101,11 @@ class ExecutionPlan:
     * ``mixed_precision``: ``config.mixed_precision`` on a GPU only (float16
       compute, float32 weights and softmax); ignored on a CPU, where float16 is
       slower.
+    * ``cpu_threads``: TensorFlow's thread counts on a CPU with few cores (one
+      thread per op, as many ops at once as cores; see
+      :func:`rnn_mnist.device.cpu_threads_for`), or None for TensorFlow's own.
+      ``metrics.json`` also records ``cpu_threads_in_effect``: the counts
+      TensorFlow actually ran with.
     """
 
     backend: str
@@ -108,6 +113,7 @@ class ExecutionPlan:
     unroll_while_fitting: bool
     jit_compile: bool | str
     mixed_precision: bool
+    cpu_threads: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,6 +129,7 @@ def execution_plan(config: TrainingConfig) -> ExecutionPlan:
         unroll_while_fitting=on_cpu and backend == "tensorflow" and config.cell in ("lstm", "gru", "simple_rnn"),
         jit_compile="auto" if config.jit_compile is None else config.jit_compile,
         mixed_precision=bool(getattr(config, "mixed_precision", False)) and not on_cpu,
+        cpu_threads=cpu_threads_for(device_kind),
     )
 
 
@@ -370,6 +377,7 @@ def train_into(
     make_deterministic(config.seed)
     splits = splits if splits is not None else make_splits(config)
     plan = execution_plan(config)
+    threads_in_effect = apply_cpu_threads(plan.cpu_threads)  # before the first op: TensorFlow fixes them then
     # ``model`` is what is stored; ``trainer`` (the same layers, behind the
     # random shifts when the recipe asks for them) is what is fitted.
     model = build_for_plan(config, plan)
@@ -429,7 +437,7 @@ def train_into(
         "validation_is_test": splits.validation_is_test,
         "data_source": splits.source,
         "device": describe_device(config),
-        "execution": plan.to_dict(),
+        "execution": {**plan.to_dict(), "cpu_threads_in_effect": threads_in_effect},
         "distribution": describe_distribution(),
         "versions": library_versions(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
