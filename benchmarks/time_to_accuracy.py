@@ -429,6 +429,7 @@ def run_seed(repeat: int, threshold: float, epochs: int, stop_at_threshold: bool
 def run_project(repeat: int, threshold: float, overrides: Mapping[str, Any]) -> dict:
     """``default_config(seed=repeat)`` through the package's own training code."""
     from rnn_mnist.config import default_config
+    from rnn_mnist.pipeline import keras_inputs
     from rnn_mnist.splits import make_splits
     from rnn_mnist.training import EVALUATION_BATCH_SIZE, train_into
 
@@ -436,7 +437,9 @@ def run_project(repeat: int, threshold: float, overrides: Mapping[str, Any]) -> 
     splits = make_splits(config)
 
     def test_accuracy(model) -> float:
-        return model.evaluate(splits.x_test, splits.y_test, batch_size=EVALUATION_BATCH_SIZE, verbose=0)[1]
+        # the package's pipeline, as train_into's own evaluation: no autotuned iterator to wait for
+        test_data = keras_inputs(splits.x_test, splits.y_test, batch_size=EVALUATION_BATCH_SIZE)
+        return model.evaluate(**test_data, verbose=0)[1]
 
     clock = _make_clock(threshold, False, evaluate=test_accuracy)
     with tempfile.TemporaryDirectory(prefix="rnn-mnist-benchmark-") as run_dir:
