@@ -318,6 +318,34 @@ def device_note(device: Mapping[str, Any]) -> str:
     )
 
 
+def execution_note(metrics: Mapping[str, Any]) -> str:
+    """How a stored run's training was executed: its recurrent loop and TensorFlow's thread counts.
+
+    Reads ``metrics["execution"]`` (see :class:`rnn_mnist.training.ExecutionPlan`).
+    Runs stored before the thread counts were recorded say so instead of guessing.
+    """
+    execution = metrics.get("execution") or {}
+    kind = execution.get("device_kind")
+    device = {"cpu": "CPU", "gpu": "GPU"}.get(kind, kind or "unknown device")
+    loop = (
+        "the LSTM unrolled into 28 straight-line steps while fitting"
+        if execution.get("unroll_while_fitting")
+        else "the recurrent layer run as a loop over its time steps"
+    )
+    if "cpu_threads_in_effect" not in execution:
+        threads = "thread counts not recorded (the run was stored before they were)"
+    elif execution["cpu_threads_in_effect"] is None:
+        threads = "the backend's own thread counts"
+    else:
+        counts = execution["cpu_threads_in_effect"]
+        per_op, at_once = counts.get("intra_op"), counts.get("inter_op")
+        threads = (
+            f"{per_op or 'the default number of'} thread{'s' if per_op != 1 else ''} per TensorFlow op, "
+            f"{at_once or 'the default number of'} op{'s' if at_once != 1 else ''} at once"
+        )
+    return f"Trained on the {device} with {execution.get('backend', 'an unknown backend')}: {loop}; {threads}."
+
+
 # -- chapter 4: learning curves ------------------------------------------------------
 def fit_summary(history: Mapping[str, Sequence[float]]) -> dict[str, Any]:
     """The facts about a run's curves that the over/under-fitting discussion needs.
