@@ -344,7 +344,7 @@ def test_execution_note_reports_the_loop_and_the_thread_counts_in_effect():
                  "cpu_threads": {"intra_op": 1, "inter_op": 2},
                  "cpu_threads_in_effect": {"intra_op": 1, "inter_op": 2}}
     note = analysis.execution_note({"execution": execution})
-    assert note == ("Trained on the CPU with tensorflow: the LSTM unrolled into 28 straight-line steps while "
+    assert note == ("Trained on the CPU with tensorflow: the recurrent layer unrolled into 28 straight-line steps while "
                     "fitting; 1 thread per TensorFlow op, 2 ops at once.")
     # a kernel that had run TensorFlow before training keeps its pools: the note tells what was used
     late = {**execution, "cpu_threads_in_effect": {"intra_op": None, "inter_op": None}}

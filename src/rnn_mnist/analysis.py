@@ -328,7 +328,7 @@ def execution_note(metrics: Mapping[str, Any]) -> str:
     kind = execution.get("device_kind")
     device = {"cpu": "CPU", "gpu": "GPU"}.get(kind, kind or "unknown device")
     loop = (
-        "the LSTM unrolled into 28 straight-line steps while fitting"
+        "the recurrent layer unrolled into 28 straight-line steps while fitting"
         if execution.get("unroll_while_fitting")
         else "the recurrent layer run as a loop over its time steps"
     )
