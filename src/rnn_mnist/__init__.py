@@ -1,13 +1,17 @@
 """rnn_mnist: how a recurrent network reads a handwritten digit, row by row.
 
-The package behind the book. The pipeline, one module per arrow::
+The package behind the book. The lesson, one module per arrow::
 
     config.TrainingConfig -> data.load_mnist_arrays -> splits.make_splits
-      -> model.build_model -> training.train_into -> runs.ensure_trained
+      -> model.build_model -> recipe.fit_recipe (what chapter 3 shows)
+      -> runs.ensure_trained (a cache around it: training.train_into)
       -> analysis / plots (chapters) -> book (papermill + Jupyter Book)
+
+:mod:`rnn_mnist.lab` holds what exists for speed or for several devices;
+no chapter needs it.
 """
 
-from .config import ConfigError, TrainingConfig, config_from_parameters, default_config, recipe, seed_recipe
+from .config import ConfigError, TrainingConfig, book_recipe, config_from_parameters, default_config, recipe, seed_recipe
 from .data import CLASS_NAMES, DataSourceError, VerificationError, load_mnist, load_mnist_arrays
 from .model import build_model, lstm_parameter_count
 from .runs import TrainingRun, ensure_trained, find_run
@@ -20,6 +24,7 @@ __all__ = [
     "TrainingConfig",
     "TrainingRun",
     "VerificationError",
+    "book_recipe",
     "build_model",
     "config_from_parameters",
     "default_config",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
-import warnings
 from importlib import metadata
 from typing import Any
 
@@ -25,69 +23,6 @@ def make_deterministic(seed: int) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-
-
-#: Machines with at most this many usable cores get one thread per TensorFlow op (see ``cpu_threads_for``).
-FEW_CORES = 2
-
-
-def usable_cores() -> int:
-    """Logical CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def cpu_threads_for(device_kind: str, cores: int | None = None) -> dict[str, int] | None:
-    """TensorFlow's thread counts for training on this machine, or None for TensorFlow's own.
-
-    On a CPU with at most :data:`FEW_CORES` cores, each op runs on one thread
-    (``intra_op``) and as many ops run at once as there are cores
-    (``inter_op``). The LSTM's matrix products are too small to gain from two
-    threads each, while its unrolled backward pass has independent branches
-    that can run side by side: 12 to 15% less time per step than TensorFlow's
-    default (both ops and matrices on all cores) on the 2-core development
-    machine, with identical numbers (docs/performance.md). Larger machines and
-    GPUs keep TensorFlow's defaults: not measured there.
-    """
-    if backend_name() != "tensorflow" or device_kind != "cpu":
-        return None
-    cores = usable_cores() if cores is None else cores
-    if cores > FEW_CORES:
-        return None
-    return {"intra_op": 1, "inter_op": cores}
-
-
-def apply_cpu_threads(threads: dict[str, int] | None) -> dict[str, int] | None:
-    """Set TensorFlow's thread counts before its runtime starts; returns the counts in effect.
-
-    TensorFlow fixes its thread pools when it runs its first op. If that has
-    already happened with other counts (a notebook kernel that ran TensorFlow
-    code before training), the counts stay as they are, with a warning: the
-    results are the same, only slower. ``None`` in the result means
-    TensorFlow's default for that pool.
-    """
-    if threads is None or backend_name() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
-        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
-    except RuntimeError:
-        warnings.warn(
-            f"TensorFlow was already running before training started, so its thread counts stay as they were "
-            f"instead of {threads} (one thread per op, measured 12-15% faster on 2 cores). The results are "
-            "the same; to train faster, restart the kernel and train before running other TensorFlow code.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    in_effect = {
-        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-    }
-    return {name: count or None for name, count in in_effect.items()}
 
 
 def cudnn_eligible(config: TrainingConfig | None) -> bool:

@@ -3,7 +3,8 @@
 The training code does not change. :func:`data_parallel` returns the
 backend's data-parallel "distribution" and
 ``ensure_trained(config, distribution=...)`` (or ``train_into``) builds,
-compiles and fits the model under it:
+compiles and fits the model under it, with the recipe chapter 3 shows
+(:func:`rnn_mnist.recipe.fit_recipe`):
 
 * TensorFlow: :class:`tf.distribute.MirroredStrategy`. The model's weights
   are copied onto every device (a *replica*); each step, the global batch of
@@ -15,8 +16,14 @@ compiles and fits the model under it:
 
 A reader with several GPUs writes::
 
-    from rnn_mnist.distribute import data_parallel
+    from rnn_mnist.lab.distribute import data_parallel
     run = ensure_trained(config, distribution=data_parallel())  # every GPU
+
+One difference on TensorFlow: Keras cannot overwrite the weights with their
+moving average inside a replicated training step, so under
+``MirroredStrategy`` the recipe's weight average is left out
+(:func:`distributed_config`); ``metrics.json`` records the config that was
+fitted. JAX's ``DataParallel`` keeps it.
 
 With one device there is nothing to split, and ``distribution=None`` (the
 default) trains exactly as before. The stored run is the same format either
@@ -133,6 +140,14 @@ def per_replica_batch_size(global_batch_size: int, distribution: Any | None) -> 
     return global_batch_size // replicas
 
 
+def distributed_config(config, distribution: Any | None):
+    """The config to fit under ``distribution``: ``config`` itself, but without the weight
+    average under a TensorFlow strategy (see the module notes)."""
+    if distribution is None or _backend() != "tensorflow" or config.ema_momentum is None:
+        return config
+    return config.replace(ema_momentum=None)
+
+
 @contextlib.contextmanager
 def distribution_scope(distribution: Any | None) -> Iterator[None]:
     """Make ``distribution`` current (nothing at all for ``None``)."""
@@ -191,7 +206,7 @@ def reader_note(metrics: dict[str, Any]) -> str:
         "**With several GPUs**, pass a data-parallel distribution to the same call; nothing else "
         "changes:\n\n"
         "```python\n"
-        "from rnn_mnist.distribute import data_parallel\n"
+        "from rnn_mnist.lab.distribute import data_parallel\n"
         "run = ensure_trained(config, distribution=data_parallel())  # every visible GPU\n"
         "```\n\n"
         "`config.batch_size` stays the *global* batch: with N GPUs each one computes the gradients "
