@@ -1,21 +1,17 @@
-"""The training recipe's pieces: random shifts for training only, and the weight average's horizon."""
+"""The run store's worker: random shifts for training only, the best model, and what a run writes."""
 
 from __future__ import annotations
+
+import json
 
 import keras
 import numpy as np
 import pytest
 
-from rnn_mnist.config import default_config, seed_recipe
+from rnn_mnist.config import book_recipe, seed_recipe
 from rnn_mnist.model import build_model_for
-from rnn_mnist.training import (
-    AdamWithAverageWarmup,
-    average_momentum_at,
-    ema_momentum_for,
-    make_optimizer,
-    steps_per_epoch,
-    with_random_shifts,
-)
+from rnn_mnist.recipe import with_random_shifts
+from rnn_mnist.training import SaveBestModel, read_history, steps_per_epoch, train_into
 
 
 def identity_model() -> keras.Model:
@@ -38,12 +34,12 @@ def centroids(images: np.ndarray) -> np.ndarray:
 
 def test_no_shift_trains_the_model_itself():
     model = build_model_for(seed_recipe())
-    assert with_random_shifts(model, seed_recipe()) is model
+    assert with_random_shifts(model, seed_recipe().shift_pixels, seed=0) is model
 
 
 def test_shifts_move_each_training_image_by_at_most_the_configured_pixels():
-    config = default_config(seed=3)
-    trainer = with_random_shifts(identity_model(), config)
+    config = book_recipe(seed=3)
+    trainer = with_random_shifts(identity_model(), config.shift_pixels, config.seed)
     images = blob_images(256)
     shifted = keras.ops.convert_to_numpy(trainer(images, training=True))
     offsets = centroids(shifted) - centroids(images)
@@ -56,9 +52,9 @@ def test_shifts_move_each_training_image_by_at_most_the_configured_pixels():
 
 
 def test_shifts_do_nothing_at_inference_and_share_the_models_weights():
-    config = default_config(units=8)
+    config = book_recipe(units=8)
     model = build_model_for(config)
-    trainer = with_random_shifts(model, config)
+    trainer = with_random_shifts(model, config.shift_pixels, config.seed)
     assert {id(v) for v in model.trainable_variables} == {id(v) for v in trainer.trainable_variables}
     assert trainer.count_params() == model.count_params()
     images = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
@@ -70,69 +66,43 @@ def test_shifts_do_nothing_at_inference_and_share_the_models_weights():
     assert [layer.name for layer in model.layers] == ["rows", "lstm", "digit"]
 
 
-def test_the_weight_average_keeps_its_momentum_on_a_full_run():
-    config = default_config()
-    assert steps_per_epoch(config) * config.epochs == 4300
-    assert ema_momentum_for(config) == 0.995
-    optimizer = make_optimizer(config)
-    assert optimizer.use_ema and optimizer.ema_momentum == 0.995
-    assert optimizer.ema_overwrite_frequency == steps_per_epoch(config)
+def test_steps_per_epoch_rounds_up():
+    assert steps_per_epoch(book_recipe()) == 430  # 55,000 / 128
+    assert steps_per_epoch(seed_recipe()) == 1875  # 60,000 / 32
 
 
-@pytest.mark.parametrize(
-    ("train_size", "epochs", "expected"),
-    [
-        (2000, 2, 1 - 10 / 32),  # the small profile: 16 steps x 2 epochs
-        (5000, 4, 1 - 10 / 160),
-        (300, 2, None),          # 6 steps: too short to average anything
-    ],
-)
-def test_the_weight_average_remembers_at_most_a_tenth_of_a_short_run(train_size, epochs, expected):
-    config = default_config(train_size=train_size, epochs=epochs)
-    if expected is None:
-        assert ema_momentum_for(config) is None
-    else:
-        assert ema_momentum_for(config) == pytest.approx(expected)
-    assert make_optimizer(config).use_ema is (expected is not None)
+def test_the_best_model_is_saved_only_when_the_validation_loss_reaches_a_new_low(tmp_path):
+    model = build_model_for(book_recipe(units=4))
+    saver = SaveBestModel(model, tmp_path / "best.keras")
+    saver.set_model(model)
+    saved = []
+    for epoch, loss in enumerate([1.0, 0.8, 0.9, 0.8, 0.5, float("nan")]):
+        before = (tmp_path / "best.keras").stat().st_mtime_ns if (tmp_path / "best.keras").exists() else None
+        saver.on_epoch_end(epoch, {"val_loss": loss})
+        after = (tmp_path / "best.keras").stat().st_mtime_ns if (tmp_path / "best.keras").exists() else None
+        saved.append(after != before)
+    assert saved == [True, True, False, False, True, False]
+    assert saver.best == 0.5
+    assert keras.saving.load_model(tmp_path / "best.keras").count_params() == model.count_params()
+    assert not list(tmp_path.glob(".*tmp*")), "no temporary file is left behind"
 
 
-def test_no_weight_average_when_the_recipe_has_none():
-    assert ema_momentum_for(seed_recipe()) is None
-    assert not make_optimizer(seed_recipe()).use_ema
+def test_a_run_writes_every_artefact_with_metrics_last_and_a_stored_model_ready_to_evaluate(tmp_path):
+    config = book_recipe(epochs=2, units=8, train_size=300, validation_size=100, test_size=100)
+    metrics = train_into(config, tmp_path, verbose=0)
+    names = {"config.json", "history.csv", "best.keras", "model.keras", "predictions.npz", "metrics.json"}
+    assert {p.name for p in tmp_path.iterdir()} == names  # the backup is gone once the run is complete
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert (tmp_path / "metrics.json").stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in tmp_path.iterdir())
+    history = read_history(tmp_path / "history.csv")
+    assert history["epoch"] == [0.0, 1.0] and len(history["epoch_seconds"]) == 2
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert [layer.name for layer in model.layers] == ["rows", "lstm", "digit"]  # no augmentation stored
+    with np.load(tmp_path / "predictions.npz") as stored:
+        assert stored["probabilities"].shape == (100, 10)
+        from rnn_mnist.splits import make_splits
 
-
-@pytest.mark.parametrize(
-    ("step", "expected"),
-    [(0, 0.0), (1, 2 / 11), (430, 431 / 440), (860, 861 / 870), (1790, 0.995), (4299, 0.995)],
-)
-def test_the_weight_average_warms_up_over_the_first_epochs(step, expected):
-    assert float(average_momentum_at(step, 0.995)) == pytest.approx(expected)
-
-
-def test_the_optimizer_averages_with_the_warm_up_momentum():
-    variable = keras.Variable(np.zeros(3, np.float32))
-    optimizer = AdamWithAverageWarmup(learning_rate=0.1, use_ema=True, ema_momentum=0.995)
-    optimizer.build([variable])
-    expected_average = None
-    for step in range(25):
-        optimizer.apply_gradients([(keras.ops.ones(3), variable)])
-        value = keras.ops.convert_to_numpy(variable)
-        m = float(average_momentum_at(step, 0.995))
-        expected_average = value if expected_average is None else m * expected_average + (1 - m) * value
-        average = keras.ops.convert_to_numpy(optimizer._model_variables_moving_average[0])
-        np.testing.assert_allclose(average, expected_average, rtol=1e-5)
-    # after 25 steps the average trails the weights (Adam moves them about 0.1 a step)
-    assert np.all(average > value)
-
-
-def test_the_recipe_uses_the_warm_up_and_a_saved_model_loads_it_back(tmp_path):
-    config = default_config(units=4)
-    assert isinstance(make_optimizer(config), AdamWithAverageWarmup)
-    assert type(make_optimizer(seed_recipe())) is keras.optimizers.Adam
-    model = build_model_for(config)
-    model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy")
-    model.fit(np.zeros((8, 28, 28), np.float32), np.zeros(8, np.int64), epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert isinstance(loaded.optimizer, AdamWithAverageWarmup)
-    assert loaded.optimizer.ema_momentum == pytest.approx(ema_momentum_for(config))
+        splits = make_splits(config)
+        loss, accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)
+        assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+        np.testing.assert_allclose(model.predict(splits.x_test, verbose=0), stored["probabilities"], atol=1e-5)

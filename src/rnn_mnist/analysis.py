@@ -5,56 +5,92 @@ a trained model) and returns a number, an array or a small pandas table, so a
 chapter's code cells stay one or two calls long and the same computation is
 never written twice. Figures of these numbers live in :mod:`rnn_mnist.plots`.
 
+Nothing here is specific to MNIST. Functions that report per class take
+``class_names`` (default: MNIST's digits, :data:`rnn_mnist.data.CLASS_NAMES`;
+Fashion-MNIST's come from :func:`rnn_mnist.data.class_names_for`) and label
+their tables with those names; the image size and the class count are
+:mod:`rnn_mnist.model`'s ``ROWS``, ``PIXELS_PER_ROW`` and ``NUM_CLASSES``.
+
 Grouped by the chapter that first needs them:
 
 * data: :func:`array_fingerprints`, :func:`class_balance`,
-  :func:`sample_indices_per_class`, :func:`split_table`
-* model: :func:`weight_table`
+  :func:`sample_indices_per_class`, :func:`split_table`, :func:`class_means`,
+  :func:`row_difference`
+* model: :func:`weight_table`, :func:`parameter_count`
 * training: :func:`history_frame`, :func:`run_summary`,
   :func:`recipe_differences`, :func:`learning_rate_curve`, :func:`device_note`
 * learning curves: :func:`fit_summary`, :func:`describe_fit`
 * confusion matrix: :func:`per_class_accuracy`, :func:`classification_table`,
-  :func:`most_confused_pairs`, :func:`rank_of_pairs`
+  :func:`most_confused_pairs`, :func:`rank_of_pairs`, :func:`error_share_within`
 * error analysis: :func:`confident_mistakes`, :func:`confidence_of`,
   :func:`confidence_summary`, :func:`probabilities_after_rows`,
   :func:`accuracy_after_rows`, :func:`accuracy_by_rows_read`,
-  :func:`rows_needed`, :func:`rows_to_reach`
+  :func:`rows_needed`, :func:`rows_to_reach`, :func:`rows_to_reach_per_class`
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
 from .config import TrainingConfig
-from .data import ARRAY_NAMES, CLASS_NAMES, MNIST_ARRAY_SHA256, MnistArrays, array_sha256
+from .data import ARRAY_NAMES, CLASS_NAMES, DATASET_INFO, MnistArrays, array_sha256, dataset_info
+from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
 
-NUM_CLASSES = len(CLASS_NAMES)
-ROWS = 28
-#: Every prefix length an image has: read 1 row, 2 rows, ... all 28.
+#: Every prefix length an image has: read 1 row, 2 rows, ... all of them.
 ALL_ROWS = tuple(range(1, ROWS + 1))
 
 
+# -- class names -----------------------------------------------------------------
+def class_noun(class_names: Sequence[str] = CLASS_NAMES) -> str:
+    """What one class is called in tables and figures: ``"digit"`` (MNIST), ``"garment"`` (Fashion-MNIST).
+
+    Looked up by the names themselves; names of no known dataset give ``"class"``.
+    """
+    names = tuple(str(name) for name in class_names)
+    for info in DATASET_INFO.values():
+        if names == tuple(info.class_names):
+            return info.class_noun
+    return "class"
+
+
+def plural(noun: str) -> str:
+    """``digit`` -> ``digits``, ``class`` -> ``classes``."""
+    return noun + ("es" if noun.endswith(("s", "sh", "ch", "x")) else "s")
+
+
+def overall_column(class_names: Sequence[str] = CLASS_NAMES) -> str:
+    """The name of the all-classes column of :func:`accuracy_after_rows`: ``"all digits"`` for MNIST."""
+    return f"all {plural(class_noun(class_names))}"
+
+
+def _names_of(labels: Sequence[int], class_names: Sequence[str]) -> list[str]:
+    return [str(class_names[int(label)]) for label in labels]
+
+
 # -- chapter 1: the data -------------------------------------------------------
-def array_fingerprints(mnist: MnistArrays, *, abbreviate: int | None = None) -> pd.DataFrame:
-    """Shape, dtype and SHA-256 of each array, beside the pinned hash of the real MNIST.
+def array_fingerprints(arrays: MnistArrays, *, abbreviate: int | None = None) -> pd.DataFrame:
+    """Shape, dtype and SHA-256 of each array, beside the pinned hash of its dataset.
 
     One row per array (``x_train``, ``y_train``, ``x_test``, ``y_test``);
-    ``matches`` is True when the bytes are exactly the pinned ones (all 64 hex
+    ``matches`` is True when the bytes are exactly the pinned ones of
+    ``arrays.dataset`` (MNIST unless the arrays say otherwise; all 64 hex
     digits compared). ``abbreviate=n`` shows only the first ``n`` hex digits
     of each hash, to keep the table narrow.
     """
+    pinned = dataset_info(getattr(arrays, "dataset", "mnist")).array_sha256
 
     def shown(digest: str) -> str:
         return digest if abbreviate is None else digest[:abbreviate] + "…"
 
     rows = []
     for name in ARRAY_NAMES:
-        array = getattr(mnist, name)
+        array = getattr(arrays, name)
         digest = array_sha256(array)
         rows.append(
             {
@@ -62,8 +98,8 @@ def array_fingerprints(mnist: MnistArrays, *, abbreviate: int | None = None) -> 
                 "shape": tuple(array.shape),
                 "dtype": str(array.dtype),
                 "sha256": shown(digest),
-                "pinned sha256": shown(MNIST_ARRAY_SHA256[name]),
-                "matches": digest == MNIST_ARRAY_SHA256[name],
+                "pinned sha256": shown(pinned[name]),
+                "matches": digest == pinned[name],
             }
         )
     return pd.DataFrame(rows).set_index("array")
@@ -73,39 +109,60 @@ def class_balance(
     labels_by_split: Mapping[str, np.ndarray],
     *,
     normalize: bool = False,
-    num_classes: int = NUM_CLASSES,
+    class_names: Sequence[str] = CLASS_NAMES,
 ) -> pd.DataFrame:
-    """How many images of each digit every split holds.
+    """How many images of each class every split holds.
 
-    Returns a table indexed by digit with one column per split; with
-    ``normalize=True`` each column is a share that sums to 1. A digit missing
+    Returns a table indexed by class name (the index is named after the kind
+    of class: ``digit``, ``garment``) with one column per split; with
+    ``normalize=True`` each column is a share that sums to 1. A class missing
     from a split counts 0.
     """
+    classes = len(class_names)
     columns = {}
     for name, labels in labels_by_split.items():
-        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)[:num_classes]
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=classes)[:classes]
         columns[name] = counts / counts.sum() if normalize else counts
-    table = pd.DataFrame(columns, index=pd.Index(range(num_classes), name="digit"))
-    return table
+    return pd.DataFrame(columns, index=pd.Index(list(class_names), name=class_noun(class_names)))
 
 
 def sample_indices_per_class(
-    labels: np.ndarray, per_class: int = 8, *, seed: int = 0, num_classes: int = NUM_CLASSES
+    labels: np.ndarray, per_class: int = 8, *, seed: int = 0, class_names: Sequence[str] = CLASS_NAMES
 ) -> np.ndarray:
-    """Indices of ``per_class`` random images of each digit, shape ``(num_classes, per_class)``.
+    """Indices of ``per_class`` random images of each class, shape ``(len(class_names), per_class)``.
 
-    Row ``d`` holds images labelled ``d``, in increasing index order; the draw
+    Row ``c`` holds images labelled ``c``, in increasing index order; the draw
     is a pure function of ``labels`` and ``seed``.
     """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
-    grid = np.empty((num_classes, per_class), dtype=np.int64)
-    for digit in range(num_classes):
-        candidates = np.flatnonzero(labels == digit)
+    grid = np.empty((len(class_names), per_class), dtype=np.int64)
+    for label, name in enumerate(class_names):
+        candidates = np.flatnonzero(labels == label)
         if len(candidates) < per_class:
-            raise ValueError(f"only {len(candidates)} images of digit {digit}, asked for {per_class}")
-        grid[digit] = np.sort(rng.choice(candidates, size=per_class, replace=False))
+            raise ValueError(
+                f"only {len(candidates)} images of {class_noun(class_names)} {name!r}, asked for {per_class}"
+            )
+        grid[label] = np.sort(rng.choice(candidates, size=per_class, replace=False))
     return grid
+
+
+def class_means(x: np.ndarray, y: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """The mean image (pixels 0..1) of each class label in ``classes``, shape ``(len(classes), rows, width)``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.max() > 1.0:
+        x = x / 255.0
+    return np.stack([x[np.asarray(y) == c].mean(axis=0) for c in classes])
+
+
+def row_difference(x: np.ndarray, y: np.ndarray, a: int, b: int) -> np.ndarray:
+    """How different the mean images of classes ``a`` and ``b`` are in each row (mean |difference|, 0..1).
+
+    One number per row, top row first. A reader that goes row by row sees
+    the two classes' average images differ most in the rows where this is large.
+    """
+    means = class_means(x, y, (a, b))
+    return np.abs(means[0] - means[1]).mean(axis=1)
 
 
 def split_table(splits) -> pd.DataFrame:
@@ -143,6 +200,51 @@ def weight_table(model) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["layer", "weight", "shape", "parameters"])
+
+
+#: The recurrent cells :func:`parameter_count` knows, and the non-recurrent baseline.
+COUNTED_CELLS = ("dense", "gru", "lstm", "simple_rnn")
+
+
+def parameter_count(
+    cell: str = "lstm",
+    units: int = 128,
+    *,
+    bidirectional: bool = False,
+    reset_after: bool = True,
+    inputs: int = PIXELS_PER_ROW,
+    rows: int = ROWS,
+    classes: int = NUM_CLASSES,
+) -> int:
+    """Trainable parameters of ``build_model(cell, units, bidirectional=...)``, by formula.
+
+    Every recurrent cell has, per gate, an input kernel ``inputs x units``, a
+    recurrent kernel ``units x units`` and a bias of ``units``: SimpleRNN has
+    one such set, LSTM four (input, forget and output gates, candidate), GRU
+    three (update and reset gates, candidate). Keras builds its GRU with
+    ``reset_after=True`` (the reset gate applied after the recurrent matrix
+    product, as cuDNN does), which gives every gate a second bias for the
+    recurrent part: ``3 x units`` more than the textbook GRU
+    (``reset_after=False``). A bidirectional layer holds two cells and passes
+    on both final states. The dense baseline is one ReLU layer on the
+    flattened image, ``rows * inputs`` numbers. The classifier head is
+    ``Dense(classes)`` on the features.
+    """
+    if cell == "dense":
+        if bidirectional:
+            raise ValueError("the dense baseline has no direction to double")
+        features = units
+        body = rows * inputs * units + units
+    else:
+        per_gate = units * (inputs + units) + units
+        gru_biases = units if reset_after else 0
+        gates = {"simple_rnn": per_gate, "lstm": 4 * per_gate, "gru": 3 * (per_gate + gru_biases)}
+        if cell not in gates:
+            raise ValueError(f"Invalid value for 'cell': {cell!r}. Allowed: one of {', '.join(COUNTED_CELLS)}.")
+        directions = 2 if bidirectional else 1
+        features = directions * units
+        body = directions * gates[cell]
+    return body + features * classes + classes
 
 
 # -- chapter 3: training ----------------------------------------------------------
@@ -433,16 +535,19 @@ def describe_fit(
 
 
 # -- chapter 5: the confusion matrix --------------------------------------------
-def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = NUM_CLASSES) -> pd.Series:
-    """For each digit, the share of its images the model labelled correctly (its recall).
+def per_class_accuracy(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str] = CLASS_NAMES
+) -> pd.Series:
+    """For each class, the share of its images the model labelled correctly (its recall).
 
-    A digit with no images in ``y_true`` gets NaN.
+    Indexed by class name (index named ``digit``, ``garment`` ...). A class
+    with no images in ``y_true`` gets NaN.
     """
-    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
     support = matrix.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(support > 0, np.diag(matrix) / np.maximum(support, 1), np.nan)
-    return pd.Series(accuracy, index=pd.Index(range(num_classes), name="digit"), name="accuracy")
+    return pd.Series(accuracy, index=pd.Index(list(class_names), name=class_noun(class_names)), name="accuracy")
 
 
 def classification_table(
@@ -450,8 +555,9 @@ def classification_table(
 ) -> pd.DataFrame:
     """scikit-learn's ``classification_report`` as a table: precision, recall, F1, support.
 
-    One row per digit, then ``accuracy``, ``macro avg`` and ``weighted avg``.
-    Support is an integer count of true images.
+    One row per class, then ``accuracy``, ``macro avg`` and ``weighted avg``.
+    Support is an integer count of true images. The ``accuracy`` row has no
+    precision or recall (NaN: show it with ``na_rep=""``).
     """
     report = classification_report(
         y_true,
@@ -477,49 +583,68 @@ def classification_table(
 
 
 def most_confused_pairs(
-    y_true: np.ndarray, y_pred: np.ndarray, top: int | None = 10, num_classes: int = NUM_CLASSES
+    y_true: np.ndarray, y_pred: np.ndarray, top: int | None = 10, class_names: Sequence[str] = CLASS_NAMES
 ) -> pd.DataFrame:
-    """Off-diagonal cells of the confusion matrix, largest first.
+    """Off-diagonal cells of the confusion matrix, largest first, by class name.
 
-    Columns: ``true``, ``predicted``, ``count``, ``share of errors`` (of all
-    mistakes) and ``share of class`` (of the true digit's images). Ties are
-    broken by true then predicted digit; pairs that never happen are left out.
+    Columns: ``true``, ``predicted`` (class names), ``count``, ``share of
+    errors`` (of all mistakes) and ``share of class`` (of the true class's
+    images). Ties are broken by the true then the predicted label number;
+    pairs that never happen are left out. Indexed by ``rank`` from 1.
     """
-    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
+    classes = len(class_names)
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(classes))
     support = matrix.sum(axis=1)
     errors = matrix.sum() - np.trace(matrix)
-    rows = [
-        (t, p, int(matrix[t, p]))
-        for t in range(num_classes)
-        for p in range(num_classes)
-        if t != p and matrix[t, p] > 0
-    ]
-    table = pd.DataFrame(rows, columns=["true", "predicted", "count"])
-    table = table.sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable")
-    table["share of errors"] = table["count"] / max(errors, 1)
-    table["share of class"] = table["count"].to_numpy() / support[table["true"].to_numpy().astype(int)]
+    pairs = [(t, p) for t in range(classes) for p in range(classes) if t != p and matrix[t, p] > 0]
+    pairs.sort(key=lambda pair: (-matrix[pair], pair))
     if top is not None:
-        table = table.head(top)
-    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
-    return table
+        pairs = pairs[:top]
+    counts = np.array([matrix[pair] for pair in pairs], dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "true": _names_of([t for t, _ in pairs], class_names),
+            "predicted": _names_of([p for _, p in pairs], class_names),
+            "count": counts,
+            "share of errors": counts / max(errors, 1),
+            "share of class": counts / np.array([support[t] for t, _ in pairs], dtype=float).reshape(-1),
+        },
+        index=pd.RangeIndex(1, len(pairs) + 1, name="rank"),
+    )
 
 
-def rank_of_pairs(pairs: pd.DataFrame, candidates: Sequence[tuple[int, int]]) -> pd.Series:
+def rank_of_pairs(
+    pairs: pd.DataFrame, candidates: Sequence[tuple[int | str, int | str]], class_names: Sequence[str] = CLASS_NAMES
+) -> pd.Series:
     """Where each ``(true, predicted)`` candidate sits in a :func:`most_confused_pairs` table.
 
-    Indexed ``"true→predicted"``; the value is the rank, or ``None`` when the
+    A candidate names its classes by label number or by name. Indexed
+    ``"true→predicted"`` (names); the value is the rank, or ``None`` when the
     pair is not in the table (it is rarer than the table's last row, or never
     happens).
     """
-    ranks = {
-        (int(t), int(p)): int(rank) for rank, t, p in zip(pairs.index, pairs["true"], pairs["predicted"])
-    }
+
+    def name(value: int | str) -> str:
+        return str(value) if isinstance(value, str) else str(class_names[int(value)])
+
+    ranks = {(str(t), str(p)): int(rank) for rank, t, p in zip(pairs.index, pairs["true"], pairs["predicted"])}
+    keys = [(name(t), name(p)) for t, p in candidates]
     return pd.Series(
-        [ranks.get((int(t), int(p))) for t, p in candidates],
-        index=[f"{t}→{p}" for t, p in candidates],
-        name="rank",
-        dtype=object,
+        [ranks.get(key) for key in keys], index=[f"{t}→{p}" for t, p in keys], name="rank", dtype=object
     )
+
+
+def error_share_within(y_true: np.ndarray, y_pred: np.ndarray, group: Sequence[int]) -> float:
+    """The share of all mistakes in which both the true and the predicted label lie in ``group``.
+
+    0 when there are no mistakes.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = y_true != y_pred
+    if not wrong.any():
+        return 0.0
+    inside = np.isin(y_true, group) & np.isin(y_pred, group)
+    return float((wrong & inside).sum() / wrong.sum())
 
 
 # -- chapter 6: error analysis ------------------------------------------------------
@@ -527,8 +652,8 @@ def confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, top: int |
     """The wrong answers the model was surest of, surest first.
 
     Indexed by ``position`` (row in ``probabilities``); columns ``true``,
-    ``predicted``, ``confidence`` (probability of the predicted digit) and
-    ``p(true)`` (probability it gave the right digit).
+    ``predicted`` (label numbers), ``confidence`` (probability of the
+    predicted class) and ``p(true)`` (probability it gave the right class).
     """
     y_true = np.asarray(y_true)
     predicted = probabilities.argmax(axis=1)
@@ -549,7 +674,7 @@ def confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, top: int |
 
 
 def confidence_of(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, np.ndarray]:
-    """The probability of the predicted digit, split into right and wrong answers.
+    """The probability of the predicted class, split into right and wrong answers.
 
     Returns ``{"right": array, "wrong": array}``.
     """
@@ -579,6 +704,29 @@ def confidence_summary(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+@contextlib.contextmanager
+def _tensorflow_warnings_silenced() -> Iterator[None]:
+    """TensorFlow's Python logger at ERROR for the duration (nothing to do on other backends).
+
+    Feeding prefixes of every length makes TensorFlow trace the predict step
+    once per length, and it warns about retracing; here that is expected.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def probabilities_after_rows(
     model, x: np.ndarray, rows: Sequence[int] = ALL_ROWS, *, batch_size: int = 1000
 ) -> np.ndarray:
@@ -586,41 +734,48 @@ def probabilities_after_rows(
 
     Feeds ``x[:, :k]`` through :func:`rnn_mnist.model.prefix_reader`, the same
     trained layers accepting any number of rows. Returns an array of shape
-    ``(len(rows), len(x), classes)``; for ``k = 28`` it equals the model's
-    ordinary prediction.
+    ``(len(rows), len(x), classes)``; for all the rows it equals the model's
+    ordinary prediction. The classifier was trained only on the state after
+    the last row, so for a shorter prefix this is what that classifier makes
+    of a state it never saw in training.
     """
     from .model import prefix_reader
 
     reader = prefix_reader(model)
-    return np.stack([np.asarray(reader.predict(x[:, :k], batch_size=batch_size, verbose=0)) for k in rows])
+    with _tensorflow_warnings_silenced():
+        return np.stack([np.asarray(reader.predict(x[:, :k], batch_size=batch_size, verbose=0)) for k in rows])
 
 
 def accuracy_after_rows(
     row_probabilities: np.ndarray,
     y_true: np.ndarray,
     rows: Sequence[int] = ALL_ROWS,
-    num_classes: int = NUM_CLASSES,
+    class_names: Sequence[str] = CLASS_NAMES,
 ) -> pd.DataFrame:
-    """Accuracy after each number of rows read, overall and per digit.
+    """Accuracy after each number of rows read, overall and per class.
 
     ``row_probabilities`` comes from :func:`probabilities_after_rows`. The
-    table is indexed by ``rows read``; column ``all digits`` is the overall
-    accuracy, columns ``0`` .. ``9`` the accuracy on images of that digit.
+    table is indexed by ``rows read``; its first column,
+    :func:`overall_column` (``all digits`` for MNIST), is the overall
+    accuracy, the others (one per class name) the accuracy on images of that
+    class (NaN for a class without images).
     """
     y_true = np.asarray(y_true)
     correct = row_probabilities.argmax(axis=2) == y_true[None, :]
-    table = pd.DataFrame({"all digits": correct.mean(axis=1)}, index=pd.Index(list(rows), name="rows read"))
-    for digit in range(num_classes):
-        mask = y_true == digit
-        table[digit] = correct[:, mask].mean(axis=1) if mask.any() else np.nan
+    table = pd.DataFrame(
+        {overall_column(class_names): correct.mean(axis=1)}, index=pd.Index(list(rows), name="rows read")
+    )
+    for label, name in enumerate(class_names):
+        mask = y_true == label
+        table[name] = correct[:, mask].mean(axis=1) if mask.any() else np.nan
     return table
 
 
 def accuracy_by_rows_read(
-    model, x: np.ndarray, y: np.ndarray, rows: Sequence[int] = ALL_ROWS
+    model, x: np.ndarray, y: np.ndarray, rows: Sequence[int] = ALL_ROWS, class_names: Sequence[str] = CLASS_NAMES
 ) -> pd.DataFrame:
     """:func:`accuracy_after_rows` straight from a model and images (one call)."""
-    return accuracy_after_rows(probabilities_after_rows(model, x, rows), y, rows)
+    return accuracy_after_rows(probabilities_after_rows(model, x, rows), y, rows, class_names)
 
 
 def rows_needed(
@@ -640,10 +795,31 @@ def rows_needed(
     return needed
 
 
-def rows_to_reach(table: pd.DataFrame, accuracy: float, column: str | int = "all digits") -> int | None:
+def rows_to_reach(table: pd.DataFrame, accuracy: float, column: str | None = None) -> int | None:
     """The fewest rows read after which a column of an :func:`accuracy_after_rows` table reaches ``accuracy``.
 
-    ``None`` when it never does.
+    ``column`` defaults to the table's first, the overall accuracy. ``None``
+    when it never does.
     """
+    column = table.columns[0] if column is None else column
     reached = table.index[table[column].to_numpy() >= accuracy]
     return int(reached[0]) if len(reached) else None
+
+
+def rows_to_reach_per_class(table: pd.DataFrame, fraction: float = 0.9) -> pd.Series:
+    """Per class, the fewest rows after which its accuracy is at least ``fraction`` of its final accuracy.
+
+    ``table`` is :func:`accuracy_after_rows`'s; the result is indexed by class
+    name, as integers. A class the model never gets right after all the rows
+    has no such row: ``<NA>``.
+    """
+    result = {}
+    for name in table.columns[1:]:
+        curve = table[name].to_numpy(dtype=float)
+        final = curve[-1]
+        if not final > 0:
+            result[name] = pd.NA
+            continue
+        above = np.flatnonzero(curve >= fraction * final)
+        result[name] = int(table.index[above[0]])
+    return pd.Series(result, name=f"rows to {fraction:.0%} of final accuracy", dtype="Int64")

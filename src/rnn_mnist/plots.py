@@ -5,6 +5,10 @@ Every function takes data (arrays, a ``history`` dict, a table from
 (``fig, ax = plt.subplots(...)``, safe under the non-interactive Agg
 backend) and returns the :class:`~matplotlib.figure.Figure`. Nothing is read
 from or written to disk here; a chapter shows the figure and the build keeps it.
+
+Figures of classes take ``class_names`` (default: MNIST's digits) or read
+them from the table they draw, so Fashion-MNIST's garments are labelled by
+name with the same functions.
 """
 
 from __future__ import annotations
@@ -16,19 +20,57 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import Formatter, MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
+from .analysis import class_noun, plural
 from .data import CLASS_NAMES
+from .model import ROWS
 
-ROWS = 28
 TRAIN_COLOR, VALIDATION_COLOR = "tab:blue", "tab:orange"
 HIGHLIGHT = "tab:red"
+#: Class names longer than this are slanted on an x axis and set smaller elsewhere.
+SHORT_NAME = 3
 
 
-def _percent(decimals: int = 0) -> FuncFormatter:
-    """A fresh tick formatter showing fractions as percentages (one per axis)."""
-    return FuncFormatter(lambda value, _: f"{value:.{decimals}%}")
+class PercentTicks(Formatter):
+    """Fractions shown as percentages, with just as many decimals as the ticks need.
+
+    Matplotlib hands the formatter every tick position before labelling them;
+    the number of decimals is the fewest that writes each position exactly
+    (``96%``, ``96.5%``, ``99.25%``), so no two labels read the same and none
+    is rounded to a value it is not.
+    """
+
+    def __init__(self, max_decimals: int = 4):
+        self.max_decimals = max_decimals
+        self.decimals = 0
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        percents = np.asarray(locs, dtype=float) * 100
+        self.decimals = self.max_decimals
+        for decimals in range(self.max_decimals + 1):
+            if np.allclose(np.round(percents, decimals), percents, rtol=0, atol=1e-6):
+                self.decimals = decimals
+                break
+
+    def __call__(self, value, pos=None) -> str:
+        return f"{value * 100:.{self.decimals}f}%"
+
+
+def _percent() -> PercentTicks:
+    """A fresh percentage tick formatter (one per axis)."""
+    return PercentTicks()
+
+
+def _row_ticks(rows: int = ROWS) -> list[int]:
+    """Row numbers to mark on an axis of rows 1..rows: the first, every fourth and the last."""
+    return sorted({1, *range(4, rows + 1, 4), rows})
+
+
+def _long(class_names: Sequence[str]) -> bool:
+    return max((len(str(name)) for name in class_names), default=0) > SHORT_NAME
 
 
 def _as_intensity(image: np.ndarray) -> np.ndarray:
@@ -75,39 +117,56 @@ def plot_digit_grid(
     return fig
 
 
-def plot_class_samples(images: np.ndarray, index_grid: np.ndarray, *, cell_size: float = 0.9) -> Figure:
-    """One row per digit: ``images[index_grid[d]]`` drawn along row ``d``, labelled on the left.
+def plot_class_samples(
+    images: np.ndarray,
+    index_grid: np.ndarray,
+    *,
+    class_names: Sequence[str] = CLASS_NAMES,
+    cell_size: float = 0.9,
+) -> Figure:
+    """One row per class: ``images[index_grid[c]]`` drawn along row ``c``, its name on the left.
 
     ``index_grid`` is :func:`rnn_mnist.analysis.sample_indices_per_class`'s
     ``(classes, per_class)`` array.
     """
     nrows, ncols = index_grid.shape
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_size, nrows * cell_size), squeeze=False)
-    for digit in range(nrows):
+    long_names = _long(class_names)
+    margin = 1.2 if long_names else 0.0
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(margin + ncols * cell_size, nrows * cell_size), squeeze=False
+    )
+    for row in range(nrows):
         for column in range(ncols):
-            ax = axes[digit, column]
-            ax.imshow(_as_intensity(images[index_grid[digit, column]]), cmap="gray_r", vmin=0, vmax=1)
+            ax = axes[row, column]
+            ax.imshow(_as_intensity(images[index_grid[row, column]]), cmap="gray_r", vmin=0, vmax=1)
             _hide_ticks(ax)
-        axes[digit, 0].set_ylabel(str(digit), rotation=0, labelpad=12, fontsize=12, va="center")
-    fig.suptitle(f"{ncols} training images of each digit")
+        axes[row, 0].set_ylabel(
+            str(class_names[row]), rotation=0, ha="right", va="center", labelpad=6, fontsize=9 if long_names else 12
+        )
+    fig.suptitle(f"{ncols} training images of each {class_noun(class_names)}")
     fig.tight_layout()
     return fig
 
 
 def plot_class_balance(shares: pd.DataFrame) -> Figure:
-    """Grouped bars: the share of each digit in every split (columns of ``shares``).
+    """Grouped bars: the share of each class in every split (columns of ``shares``).
 
-    ``shares`` is :func:`rnn_mnist.analysis.class_balance` with ``normalize=True``.
-    A dotted line marks a perfectly even 10 %.
+    ``shares`` is :func:`rnn_mnist.analysis.class_balance` with ``normalize=True``;
+    its index (class names) labels the bars. A dotted line marks a perfectly
+    even split.
     """
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    digits = np.arange(len(shares))
+    positions = np.arange(len(shares))
     width = 0.8 / max(1, shares.shape[1])
     for offset, name in enumerate(shares.columns):
-        ax.bar(digits + (offset - (shares.shape[1] - 1) / 2) * width, shares[name], width, label=str(name))
+        ax.bar(positions + (offset - (shares.shape[1] - 1) / 2) * width, shares[name], width, label=str(name))
     ax.axhline(1 / len(shares), color="gray", linestyle=":", linewidth=1, label="even split")
-    ax.set_xticks(digits, [str(d) for d in shares.index])
-    ax.set_xlabel("digit")
+    names = [str(c) for c in shares.index]
+    if _long(names):
+        ax.set_xticks(positions, names, rotation=30, ha="right")
+    else:
+        ax.set_xticks(positions, names)
+    ax.set_xlabel(shares.index.name or "class")
     ax.set_ylabel("share of the split's images")
     ax.yaxis.set_major_formatter(_percent())
     ax.set_title("Class balance")
@@ -118,10 +177,10 @@ def plot_class_balance(shares: pd.DataFrame) -> Figure:
 
 
 def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *, row: int = 14) -> Figure:
-    """The book's key picture: one image, read as 28 time steps of 28 pixels.
+    """The book's key picture: one image, read as one time step per row.
 
-    Left, the digit with its rows ruled off; middle, the same rows pulled apart
-    and stacked in reading order (time runs downwards); right, the 28 numbers of
+    Left, the image with its rows ruled off; middle, the same rows pulled apart
+    and stacked in reading order (time runs downwards); right, the numbers of
     one row (``row``, counted from 1): the input vector ``x_t`` of that step.
     """
     pixels = _as_intensity(image)
@@ -132,13 +191,14 @@ def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *,
         1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.35]}
     )
     name = f"a {label}" if label is not None else "an image"
+    marked = sorted({1, *range(7, rows + 1, 7), rows})
 
     ax_image.imshow(pixels, cmap="gray_r", vmin=0, vmax=1)
     for boundary in np.arange(rows + 1) - 0.5:
         ax_image.axhline(boundary, color="tab:gray", linewidth=0.4, alpha=0.6)
     ax_image.add_patch(Rectangle((-0.5, row - 1.5), width, 1, fill=False, edgecolor=HIGHLIGHT, linewidth=2))
     ax_image.set_xticks([])
-    ax_image.set_yticks([0, 6, 13, 20, 27], ["row 1", "row 7", "row 14", "row 21", "row 28"])
+    ax_image.set_yticks([r - 1 for r in marked], [f"row {r}" for r in marked])
     ax_image.set_title(f"The image: {name}, {rows} rows of {width} pixels", fontsize=10)
 
     gap = 0.6
@@ -156,9 +216,8 @@ def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *,
             ax_rows.add_patch(Rectangle((-0.5, top), width, 1, fill=False, edgecolor=HIGHLIGHT, linewidth=2))
     ax_rows.set_xlim(-0.5, width - 0.5)
     ax_rows.set_ylim(rows * (1 + gap), -gap)
-    ticks = [0, 6, 13, 20, 27]
-    ax_rows.set_yticks([t * (1 + gap) + 0.5 for t in ticks], [f"t = {t + 1}" for t in ticks])
-    ax_rows.set_xticks([0, 27], ["pixel 1", "pixel 28"])
+    ax_rows.set_yticks([(r - 1) * (1 + gap) + 0.5 for r in marked], [f"t = {r}" for r in marked])
+    ax_rows.set_xticks([0, width - 1], ["pixel 1", f"pixel {width}"])
     ax_rows.set_ylabel("time step  (read downwards)")
     ax_rows.set_title("The sequence: one row per time step", fontsize=10)
 
@@ -166,9 +225,57 @@ def plot_image_as_sequence(image: np.ndarray, label: int | str | None = None, *,
     ax_vector.bar(positions, pixels[row - 1], color=HIGHLIGHT, width=0.8)
     ax_vector.set_xlim(0.4, width + 0.6)
     ax_vector.set_ylim(0, 1.05)
-    ax_vector.set_xlabel("position in the row = input feature (1-28)")
+    ax_vector.set_xlabel(f"position in the row = input feature (1-{width})")
     ax_vector.set_ylabel("pixel intensity (0-1)")
-    ax_vector.set_title(f"$x_{{{row}}}$: the 28 numbers the LSTM reads at step t = {row}", fontsize=10)
+    ax_vector.set_title(f"$x_{{{row}}}$: the {width} numbers the LSTM reads at step t = {row}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_means(
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: Sequence[int],
+    pair: tuple[int, int],
+    *,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Figure:
+    """The mean image of each class label in ``classes``, then where the two classes of ``pair`` differ.
+
+    Last two panels: the absolute difference of the pair's mean images, and
+    that difference averaged over each row (what a row-by-row reader meets, row by row).
+    """
+    from .analysis import class_means
+
+    means = class_means(x, y, classes)
+    a, b = pair
+    pair_means = class_means(x, y, (a, b))
+    difference = np.abs(pair_means[0] - pair_means[1])
+    rows = difference.shape[0]
+    ticks = _row_ticks(rows)
+    columns = len(classes) + 2
+    fig, axes = plt.subplots(1, columns, figsize=(2.1 * columns, 2.9),
+                             gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.2]})
+    for ax, mean, c in zip(axes, means, classes):
+        ax.imshow(mean, cmap="gray_r", vmin=0, vmax=1)
+        _hide_ticks(ax)
+        ax.set_title(f"mean {class_names[c]}", fontsize=9)
+    ax = axes[-2]
+    image = ax.imshow(difference, cmap="magma", vmin=0)
+    ax.set_xticks([])
+    ax.set_yticks([t - 1 for t in ticks], [str(t) for t in ticks], fontsize=7)
+    ax.set_ylabel("row")
+    ax.set_title(f"|{class_names[a]} − {class_names[b]}|", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    ax = axes[-1]
+    ax.plot(difference.mean(axis=1), np.arange(1, rows + 1), color=HIGHLIGHT)
+    ax.set_ylim(rows + 0.5, 0.5)
+    ax.set_xlim(left=0)
+    ax.set_yticks(ticks)
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("mean |difference|", fontsize=8)
+    ax.set_title("per row", fontsize=9)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -26,6 +26,10 @@ import keras
 FEW_CORES = 2
 
 
+def backend_name() -> str:
+    return keras.backend.backend()
+
+
 def usable_cores() -> int:
     """Logical CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
@@ -34,10 +38,9 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_threads_for(device_kind: str, cores: int | None = None, backend: str | None = None) -> dict[str, int] | None:
+def cpu_threads_for(device_kind: str, cores: int | None = None) -> dict[str, int] | None:
     """The thread counts for training on this machine, or None for the backend's own."""
-    backend = backend or keras.backend.backend()
-    if backend != "tensorflow" or device_kind != "cpu":
+    if backend_name() != "tensorflow" or device_kind != "cpu":
         return None
     cores = usable_cores() if cores is None else cores
     if cores > FEW_CORES:
@@ -51,7 +54,7 @@ def apply_cpu_threads(threads: dict[str, int] | None) -> dict[str, int] | None:
     ``None`` in the result means TensorFlow's default for that pool; ``None``
     as the result means another backend, or nothing was asked for.
     """
-    if threads is None or keras.backend.backend() != "tensorflow":
+    if threads is None or backend_name() != "tensorflow":
         return None
     import tensorflow as tf
 

@@ -15,7 +15,7 @@ import textwrap
 import keras
 import pytest
 
-from rnn_mnist import distribute
+from rnn_mnist.lab import distribute
 
 #: A short run with every batch full: 1,920 = 30 x 64 training images. The
 #: comparison of one and two devices leaves out the recipe's random shifts and
@@ -36,7 +36,8 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     import keras
-    from rnn_mnist import distribute, training
+    from rnn_mnist import training
+    from rnn_mnist.lab import distribute
     from rnn_mnist.config import default_config
     from rnn_mnist.runs import ensure_trained
 
