@@ -31,7 +31,7 @@ export PYTHONUNBUFFERED=1
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     "$PYTHON" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), '| keras', keras.__version__, keras.backend.backend())"
-    "$PYTHON" -c "from rnn_mnist.config import default_config; from rnn_mnist.device import describe_device; print(describe_device(default_config())['summary'])"
+    "$PYTHON" -c "from rnn_mnist.config import book_recipe; from rnn_mnist.device import describe_device; print(describe_device(book_recipe())['summary'])"
 } 2>&1 | tee "$OUTPUT_DIR/gpu_jax_environment.txt"
 
 "$PYTHON" benchmarks/time_to_accuracy.py --output "$OUTPUT_DIR/time_to_accuracy_gpu_jax.json" "$@" 2>&1 \

@@ -17,7 +17,7 @@ per run), on the same verified MNIST and the same machine:
   images, and ``validation_data=(x_test, y_test)``: its per-epoch validation
   *is* the test-set evaluation. Only ``keras.utils.set_random_seed(repeat)`` is
   added, so a repeat can be rerun.
-* **project** -- :func:`rnn_mnist.config.default_config` (``seed=repeat``),
+* **project** -- :func:`rnn_mnist.config.book_recipe` (``seed=repeat``),
   trained by the package's own :func:`rnn_mnist.training.train_into`, the code
   the book runs: 55,000 training images (5,000 are held out for validation).
 
@@ -198,7 +198,7 @@ def summarize(runs: Sequence[Mapping[str, Any]], *, seed_epochs: int = SEED_EPOC
     ratio = ratio_or_none(sides["project"]["median_seconds_to_threshold"],
                           sides["seed"]["median_seconds_to_threshold_lower_bound"])
     # The same ratio with every epoch's wait for its data iterator taken out of both sides: what the
-    # recipes cost if TensorFlow never paused between epochs (the project's pipeline avoids the pauses).
+    # recipes cost if TensorFlow never paused between epochs.
     ratio_without_waits = ratio_or_none(
         median_or_none(p.get("seconds_to_threshold_without_waits") for p in by_side["project"]),
         median_or_none(seed_seconds_lower_bound(r, seed_epochs, without_waits=True) for r in by_side["seed"]),
@@ -427,19 +427,16 @@ def run_seed(repeat: int, threshold: float, epochs: int, stop_at_threshold: bool
 
 
 def run_project(repeat: int, threshold: float, overrides: Mapping[str, Any]) -> dict:
-    """``default_config(seed=repeat)`` through the package's own training code."""
-    from rnn_mnist.config import default_config
-    from rnn_mnist.pipeline import keras_inputs
+    """``book_recipe(seed=repeat)`` through the package's own training code (``rnn_mnist.recipe.fit_recipe``)."""
+    from rnn_mnist.config import book_recipe
     from rnn_mnist.splits import make_splits
     from rnn_mnist.training import EVALUATION_BATCH_SIZE, train_into
 
-    config = default_config(seed=repeat, **overrides)
+    config = book_recipe(seed=repeat, **overrides)
     splits = make_splits(config)
 
     def test_accuracy(model) -> float:
-        # the package's pipeline, as train_into's own evaluation: no autotuned iterator to wait for
-        test_data = keras_inputs(splits.x_test, splits.y_test, batch_size=EVALUATION_BATCH_SIZE)
-        return model.evaluate(**test_data, verbose=0)[1]
+        return model.evaluate(splits.x_test, splits.y_test, batch_size=EVALUATION_BATCH_SIZE, verbose=0)[1]
 
     clock = _make_clock(threshold, False, evaluate=test_accuracy)
     with tempfile.TemporaryDirectory(prefix="rnn-mnist-benchmark-") as run_dir:

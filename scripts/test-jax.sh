@@ -36,11 +36,11 @@ fi
 
 export KERAS_BACKEND=jax
 export RNN_MNIST_HOME=${RNN_MNIST_HOME:-$PWD/.cache/rnn-mnist}
-# Two CPU devices for the data-parallel test (tests/test_distribute.py).
+# Two CPU devices for the data-parallel test (tests/test_lab_distribute.py).
 export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=2"
 export JAX_PLATFORMS=cpu
 
 exec "$JAX_VENV/bin/python" -m pytest -p no:cacheprovider \
     tests/test_config.py tests/test_data.py tests/test_datasets.py tests/test_splits.py \
-    tests/test_model.py tests/test_device.py tests/test_training.py tests/test_pipeline.py tests/test_runs.py tests/test_comparison.py tests/test_distribute.py \
+    tests/test_model.py tests/test_lab_cpu_threads.py tests/test_training.py tests/test_recipe_in_view.py tests/test_runs.py tests/test_comparison.py tests/test_lab_distribute.py \
     tests/test_backend.py "$@"

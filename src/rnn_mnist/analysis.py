@@ -375,18 +375,22 @@ def recipe_differences(
 def learning_rate_curve(config: TrainingConfig, points_per_epoch: int = 20) -> pd.DataFrame:
     """The learning rate the optimizer uses over training, sampled along the epochs.
 
-    Evaluates the same schedule :mod:`rnn_mnist.training` builds for ``config``
-    (a constant, or warm-up + cosine decay). Columns: ``epoch`` (fractional,
-    0 = start of training) and ``learning_rate``.
+    Evaluates the schedule of the optimizer :func:`rnn_mnist.recipe.make_optimizer`
+    builds for ``config`` (a constant, or warm-up + cosine decay). Columns:
+    ``epoch`` (fractional, 0 = start of training) and ``learning_rate``.
     """
-    from .training import learning_rate_for, steps_per_epoch
+    import keras
+
+    from .recipe import make_optimizer
+    from .training import steps_per_epoch
 
     steps = steps_per_epoch(config)
     total = config.epochs * steps
     step_grid = np.unique(
         np.linspace(0, total, config.epochs * points_per_epoch + 1).round().astype(np.int64)
     )
-    schedule = learning_rate_for(config)
+    learning_rate = make_optimizer(config, steps).get_config()["learning_rate"]
+    schedule = keras.optimizers.schedules.deserialize(learning_rate) if isinstance(learning_rate, dict) else learning_rate
     if callable(schedule):
         rates = [float(np.asarray(schedule(int(step)))) for step in step_grid]
     else:

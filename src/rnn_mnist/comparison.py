@@ -1,18 +1,19 @@
-"""Numbers and figures for the chapters that go beyond the seed.
+"""What chapter 7, *Which recurrent cell?*, needs beyond the book's generic analysis.
 
-* *Which recurrent cell?* (chapter 7): the same task learned by SimpleRNN,
-  GRU, LSTM, a bidirectional LSTM and a non-recurrent baseline, each sized to
-  the same parameter budget (:func:`units_for_budget`), compared by
-  :func:`comparison_table` and :func:`plot_accuracy_against_time`; how far
-  back in the image each trained model still "feels" its input
-  (:func:`gradient_by_row`, the footprint of vanishing gradients).
-* *Beyond digits* (chapter 8): the pipeline rerun on Fashion-MNIST, with
-  class names carried into every table and figure
-  (:func:`named_confusions`, :func:`plot_per_class_accuracy_side_by_side`,
-  :func:`plot_class_means`, :func:`plot_class_accuracy_by_rows`).
+SimpleRNN, GRU, LSTM, a bidirectional LSTM and a non-recurrent baseline learn
+the same task, each sized to the same parameter budget
+(:func:`units_for_budget`, counting with
+:func:`rnn_mnist.analysis.parameter_count`), trained with one shared recipe
+(:func:`comparison_base`, :func:`comparison_configs`), compared by
+:func:`comparison_table`, :func:`describe_comparison` and
+:func:`plot_accuracy_against_time`; and how much of the learning signal
+reaches the state after each row (:func:`gradient_by_row`,
+:func:`gradient_table`, :func:`describe_gradients`).
 
-Like :mod:`rnn_mnist.analysis` and :mod:`rnn_mnist.plots`, every function
-takes plain data and returns a number, a table or a figure.
+Everything per class (names, confusions, accuracy after *k* rows) is in
+:mod:`rnn_mnist.analysis` and :mod:`rnn_mnist.plots`, for any dataset. Like
+them, every function here takes plain data and returns a number, a table or
+a figure.
 """
 
 from __future__ import annotations
@@ -25,15 +26,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
 
+from .analysis import parameter_count
 from .config import TrainingConfig, config_from_parameters
-from .data import ARRAY_NAMES, MnistArrays, array_sha256, dataset_info
-
-ROWS, PIXELS_PER_ROW, NUM_CLASSES = 28, 28, 10
+from .plots import PercentTicks
 
 #: Parameters of the seed's model, LSTM(128) + Dense(10): every contender's budget.
-DEFAULT_BUDGET = 81_674
+DEFAULT_BUDGET = parameter_count("lstm", 128)
 
 #: What the comparison chapters train when a parameter is left at ``None``.
 #: Five models (chapter 7) and one more (chapter 8) are trained, so they get
@@ -45,6 +44,9 @@ COMPARISON_TRAIN_SIZE = 20_000
 #: The accuracy the comparison figure marks, and the thresholds of the table's "epochs to" columns.
 DEFAULT_THRESHOLD = 0.98
 DEFAULT_THRESHOLDS = (0.95, 0.98)
+
+#: Test accuracies closer than this to the best are not ranked: one seed cannot order them.
+NOISE_MARGIN = 0.005
 
 
 @dataclass(frozen=True)
@@ -65,47 +67,24 @@ CONTENDERS = (
 )
 
 
+def _as_list(thresholds: float | Sequence[float] | None) -> list[float]:
+    if thresholds is None:
+        return []
+    return [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
+
+
 # -- parameter budgets ------------------------------------------------------------
-def parameter_count(
-    cell: str,
-    units: int,
-    *,
-    bidirectional: bool = False,
-    inputs: int = PIXELS_PER_ROW,
-    rows: int = ROWS,
-    classes: int = NUM_CLASSES,
-) -> int:
-    """Trainable parameters of ``build_model(cell, units, bidirectional=...)``, by formula.
-
-    Each recurrent cell has, per gate, an input kernel ``inputs x units``, a
-    recurrent kernel ``units x units`` and a bias: SimpleRNN has one "gate",
-    LSTM four, and Keras's GRU three with two biases each (``reset_after``).
-    The dense baseline sees the flattened image, ``rows * inputs`` numbers.
-    The classifier head is ``Dense(classes)`` on the features.
-    """
-    if cell == "dense":
-        if bidirectional:
-            raise ValueError("the dense baseline has no direction to double")
-        return rows * inputs * units + units + units * classes + classes
-    per_gate = units * (inputs + units) + units
-    gates = {"simple_rnn": per_gate, "lstm": 4 * per_gate, "gru": 3 * (per_gate + units)}
-    if cell not in gates:
-        raise ValueError(f"Invalid value for 'cell': {cell!r}. Allowed: one of dense, gru, lstm, simple_rnn.")
-    directions = 2 if bidirectional else 1
-    features = directions * units
-    return directions * gates[cell] + features * classes + classes
-
-
 def units_for_budget(cell: str, budget: int = DEFAULT_BUDGET, *, bidirectional: bool = False) -> int:
     """The number of units whose model comes closest to ``budget`` parameters (ties: fewer units)."""
     if budget < parameter_count(cell, 1, bidirectional=bidirectional):
         raise ValueError(f"a budget of {budget} parameters is below the smallest {cell} model")
     best_units, best_gap = 1, math.inf
     for units in range(1, 4097):
-        gap = abs(parameter_count(cell, units, bidirectional=bidirectional) - budget)
+        count = parameter_count(cell, units, bidirectional=bidirectional)
+        gap = abs(count - budget)
         if gap < best_gap:
             best_units, best_gap = units, gap
-        elif parameter_count(cell, units, bidirectional=bidirectional) > budget:
+        elif count > budget:
             break
     return best_units
 
@@ -188,15 +167,16 @@ def comparison_table(runs: Mapping[str, Any], thresholds: float | Sequence[float
     ``runs`` maps a name to a :class:`rnn_mnist.runs.TrainingRun`. Columns:
     ``units``, ``parameters`` (counted by Keras), ``seconds per epoch``
     (median), ``training seconds``, ``test accuracy``, ``best validation
-    accuracy``, then for each threshold ``epochs to NN%`` and ``seconds to
-    NN%`` (validation accuracy; ``"not reached"`` when the run never got there).
+    accuracy``, then for each threshold ``epochs to NN%`` (an integer) and
+    ``seconds to NN%`` (validation accuracy; missing, ``<NA>``, when the run
+    never got there). :func:`format_comparison_table` shows it for reading.
     """
-    thresholds = [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
+    thresholds = _as_list(thresholds)
     rows = {}
     for name, run in runs.items():
         history, metrics = run.history, run.metrics
         row = {
-            "units": run.config.units,
+            "units": int(run.config.units),
             "parameters": int(metrics["parameters"]),
             "seconds per epoch": float(metrics["seconds_per_epoch"]),
             "training seconds": float(metrics["train_seconds"]),
@@ -206,34 +186,90 @@ def comparison_table(runs: Mapping[str, Any], thresholds: float | Sequence[float
         for threshold in thresholds:
             epochs = epochs_to_reach(history, threshold)
             seconds = seconds_to_reach(history, threshold)
-            row[f"epochs to {threshold:.0%}"] = epochs if epochs is not None else "not reached"
-            row[f"seconds to {threshold:.0%}"] = round(seconds, 1) if seconds is not None else "not reached"
+            row[f"epochs to {threshold:.0%}"] = pd.NA if epochs is None else epochs
+            row[f"seconds to {threshold:.0%}"] = pd.NA if seconds is None else seconds
         rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    for threshold in thresholds:
+        table[f"epochs to {threshold:.0%}"] = table[f"epochs to {threshold:.0%}"].astype("Int64")
+        table[f"seconds to {threshold:.0%}"] = table[f"seconds to {threshold:.0%}"].astype("Float64")
+    return table
 
 
-def describe_comparison(table: pd.DataFrame, thresholds: float | Sequence[float] = DEFAULT_THRESHOLDS) -> str:
-    """Plain-English reading of :func:`comparison_table`, decided by its numbers."""
-    thresholds = [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
-    best = table["test accuracy"].idxmax()
+def format_comparison_table(table: pd.DataFrame):
+    """:func:`comparison_table` for reading: counts as integers, times to a tenth of a second,
+    accuracies as percentages, and "not reached" where a threshold never was."""
+    formats = {"parameters": "{:,}", "seconds per epoch": "{:.1f}", "training seconds": "{:.0f}",
+               "test accuracy": "{:.2%}", "best validation accuracy": "{:.2%}"}
+    formats.update({column: "{:.1f}" for column in table.columns if column.startswith("seconds to ")})
+    formats.update({column: "{:d}" for column in table.columns if column.startswith("epochs to ")})
+    return table.style.format(formats, na_rep="not reached")
+
+
+def noise_margin(accuracy: float, test_images: int | None, floor: float = NOISE_MARGIN) -> float:
+    """How far apart two test accuracies near ``accuracy`` must be before one run can order them.
+
+    The larger of ``floor`` (what changing only the seed moves a model by, a
+    few tenths of a point) and twice the standard error of the difference of
+    two accuracies measured on ``test_images`` images each.
+    """
+    if not test_images:
+        return floor
+    standard_error = math.sqrt(2 * accuracy * (1 - accuracy) / test_images)
+    return max(floor, 2 * standard_error)
+
+
+def _names(names: Sequence[str]) -> str:
+    names = [f"the {name}" for name in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def describe_comparison(
+    table: pd.DataFrame,
+    thresholds: float | Sequence[float] = DEFAULT_THRESHOLDS,
+    *,
+    test_images: int | None = None,
+    floor: float = NOISE_MARGIN,
+) -> str:
+    """Plain-English reading of :func:`comparison_table`, decided by its numbers.
+
+    Test accuracies within :func:`noise_margin` of the best are reported as a
+    group, not as a ranking: one seed and ``test_images`` test images cannot
+    order them.
+    """
+    thresholds = _as_list(thresholds)
+    accuracy = table["test accuracy"].sort_values(ascending=False)
+    best = float(accuracy.iloc[0])
+    margin = noise_margin(best, test_images, floor)
+    close = [name for name, value in accuracy.items() if best - value <= margin]
+    behind = [name for name in accuracy.index if name not in close]
+    points = f"{margin * 100:.1f} percentage points"
+    if len(close) == 1:
+        sentences = [f"The {close[0]} has the best test accuracy ({best:.2%}), more than {points} ahead of "
+                     f"the next, the {accuracy.index[1]} ({accuracy.iloc[1]:.2%})." if len(accuracy) > 1 else
+                     f"The {close[0]} scores {best:.2%} on the test images."]
+    else:
+        listed = ", ".join(f"{value:.2%}" for value in accuracy[close])
+        sentences = [f"{_names(close)} score within {points} of each other on the test images ({listed}). "
+                     "With one seed and this many test images a gap that small is noise: it does not rank them."]
+    if behind:
+        sentences.append(f"Further behind: {_names(behind)} "
+                         f"({', '.join(f'{accuracy[name]:.2%}' for name in behind)}).")
     fastest = table["seconds per epoch"].idxmin()
     slowest = table["seconds per epoch"].idxmax()
-    sentences = [
-        f"The most accurate model on the test images is the {best} "
-        f"({table.loc[best, 'test accuracy']:.2%}); the least accurate is the "
-        f"{table['test accuracy'].idxmin()} ({table['test accuracy'].min():.2%}).",
-        f"An epoch is quickest for the {fastest} ({table.loc[fastest, 'seconds per epoch']:.1f} s) and slowest "
-        f"for the {slowest} ({table.loc[slowest, 'seconds per epoch']:.1f} s).",
-    ]
+    sentences.append(
+        f"An epoch took least time for the {fastest} ({table.loc[fastest, 'seconds per epoch']:.1f} s) and most "
+        f"for the {slowest} ({table.loc[slowest, 'seconds per epoch']:.1f} s) on the machine that trained them."
+    )
     unreached = []
     for threshold in thresholds:
         percent = f"{threshold:.0%}"
-        reached = [name for name in table.index if table.loc[name, f"epochs to {percent}"] != "not reached"]
-        if reached:
-            first = min(reached, key=lambda n: float(table.loc[n, f"seconds to {percent}"]))
+        seconds = table[f"seconds to {percent}"].dropna()
+        if len(seconds):
+            first = seconds.astype(float).idxmin()
             sentences.append(
-                f"{len(reached)} of {len(table)} models reached {percent} validation accuracy; the "
-                f"{first} got there first in wall-clock time ({table.loc[first, f'seconds to {percent}']} s)."
+                f"{len(seconds)} of {len(table)} models reached {percent} validation accuracy; the "
+                f"{first} got there first in wall-clock time ({float(seconds[first]):.1f} s)."
             )
         else:
             unreached.append(percent)
@@ -242,6 +278,20 @@ def describe_comparison(table: pd.DataFrame, thresholds: float | Sequence[float]
             f"No model reached {' or '.join(unreached)} validation accuracy within this run's epochs and images."
         )
     return " ".join(sentences)
+
+
+def describe_dense_gap(table: pd.DataFrame, dense: str = "dense (no recurrence)") -> str:
+    """The dense baseline against the best recurrent model, with what the gap can and cannot mean."""
+    recurrent = table["test accuracy"].drop(dense)
+    best = recurrent.idxmax()
+    gap = float(recurrent[best] - table.loc[dense, "test accuracy"])
+    if gap > 0:
+        comparison = f"{gap * 100:.1f} points above the dense network's {table.loc[dense, 'test accuracy']:.2%}"
+    elif gap < 0:
+        comparison = f"{-gap * 100:.1f} points below the dense network's {table.loc[dense, 'test accuracy']:.2%}"
+    else:
+        comparison = "level with the dense network"
+    return (f"The best recurrent model here, the {best}, scores {recurrent[best]:.2%}, {comparison}.")
 
 
 def plot_accuracy_against_time(
@@ -255,20 +305,18 @@ def plot_accuracy_against_time(
     Dashed lines mark ``thresholds``; a model to the left of another at the
     same height got there sooner.
     """
-    thresholds = [] if thresholds is None else (
-        [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds))
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for name, history in histories.items():
         seconds = np.cumsum(history["epoch_seconds"])
         ax.plot(seconds, history[metric], "o-", label=name)
-    for threshold in thresholds:
+    for threshold in _as_list(thresholds):
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
         ax.annotate(f"{threshold:.0%}", (1.0, threshold), xycoords=("axes fraction", "data"),
                     xytext=(3, 0), textcoords="offset points", va="center", fontsize=8, color="gray")
     ax.set_xlim(left=0)
     ax.set_xlabel("wall-clock seconds of training (end of each epoch)")
     ax.set_ylabel(metric.replace("val_", "validation "))
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.yaxis.set_major_formatter(PercentTicks())
     ax.set_title("Accuracy against training time")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -276,7 +324,7 @@ def plot_accuracy_against_time(
     return fig
 
 
-# -- vanishing gradients -------------------------------------------------------------
+# -- gradients, row by row ---------------------------------------------------------------
 def _recurrent_parts(model):
     """The recurrent layer of a model built by :func:`rnn_mnist.model.build_model`, and the layers after it."""
     import keras
@@ -379,10 +427,10 @@ def gradient_table(models: Mapping[str, Any], x: np.ndarray, y: np.ndarray) -> p
 
 
 def gradient_reach(table: pd.DataFrame, fraction: float = 0.01) -> pd.Series:
-    """How many rows back from the last one each model's gradient stays above ``fraction`` of row 28's.
+    """How many rows back from the last one each model's gradient stays above ``fraction`` of the last row's.
 
-    28 means every row still gets at least that share; a small number means
-    the gradient has vanished a few steps back.
+    All the rows means every row still gets at least that share; a small
+    number means the gradient has shrunk below it a few steps back.
     """
     reach = {}
     for name in table.columns:
@@ -398,37 +446,49 @@ def gradient_reach(table: pd.DataFrame, fraction: float = 0.01) -> pd.Series:
 
 
 def gradient_summary(table: pd.DataFrame, fraction: float = 0.01) -> pd.DataFrame:
-    """Each model's gradient curve in three numbers.
+    """Each model's gradient curve in three numbers (``T`` is the last row, 28 for these images).
 
-    ``row 1 / row 28``: the gradient reaching the state after row 1, relative
-    to row 28's; ``change per step``: the geometric mean factor by which it
+    ``row 1 / row T``: the gradient reaching the state after row 1, relative
+    to row T's; ``change per step``: the geometric mean factor by which it
     changes per step back (below 1: shrinking, above 1: growing);
-    ``rows kept``: :func:`gradient_reach` with ``fraction``.
+    ``rows ≥ 1% of row T``: :func:`gradient_reach` with ``fraction``.
     """
+    last = int(table.index[-1])
     steps = len(table) - 1
     first = table.iloc[0]
     return pd.DataFrame({
-        "row 1 / row 28": first,
+        f"row 1 / row {last}": first,
         "change per step": first ** (1 / steps),
-        f"rows ≥ {fraction:.0%} of row 28": gradient_reach(table, fraction),
+        f"rows ≥ {fraction:.0%} of row {last}": gradient_reach(table, fraction),
     })
 
 
 def _gradient_verdict(factor: float, steady: float) -> str:
     if factor < 1 - steady:
-        return "shrinking on the way back (vanishing)"
+        return "shrinking on the way back"
     if factor > 1 + steady:
-        return "growing on the way back (exploding)"
+        return "growing on the way back"
     return "roughly steady"
 
 
-def describe_gradients(after: pd.DataFrame, before: pd.DataFrame | None = None, *, steady: float = 0.05) -> str:
+def describe_gradients(
+    after: pd.DataFrame,
+    before: pd.DataFrame | None = None,
+    *,
+    accuracy: Mapping[str, float] | None = None,
+    steady: float = 0.05,
+) -> str:
     """One line per model: how its gradient changes per step back, after training (and before, if given).
 
     A gradient that changes by more than ``steady`` (relative) per step back,
-    on geometric average, is called shrinking (vanishing) or growing
-    (exploding); otherwise roughly steady. Decided by the numbers alone.
+    on geometric average, is called shrinking or growing; otherwise roughly
+    steady. Given ``before`` and each model's test ``accuracy``, a last
+    paragraph sets the model whose gradient reached row 1 best at its initial
+    weights beside the accuracies, and says what that does and does not show.
+    Decided by the numbers alone.
     """
+    last = int(after.index[-1])
+    ratio_column = f"row 1 / row {last}"
     summaries = {"after training": gradient_summary(after)}
     if before is not None:
         summaries = {"at its initial weights": gradient_summary(before), **summaries}
@@ -436,10 +496,32 @@ def describe_gradients(after: pd.DataFrame, before: pd.DataFrame | None = None, 
     for name in after.columns:
         parts = []
         for when, summary in summaries.items():
-            factor, ratio = summary.loc[name, "change per step"], summary.loc[name, "row 1 / row 28"]
-            parts.append(f"{when} the gradient reaching row 1 is {ratio:.2g} × row 28's, "
+            factor, ratio = summary.loc[name, "change per step"], summary.loc[name, ratio_column]
+            parts.append(f"{when} the gradient reaching row 1 is {ratio:.2g} × row {last}'s, "
                          f"{factor:.3f} per step back: {_gradient_verdict(factor, steady)}")
         lines.append(f"* **{name}**: " + "; ".join(parts) + ".")
+    if before is not None and accuracy is not None:
+        names = list(after.columns)
+        start = summaries["at its initial weights"][ratio_column]
+        scores = pd.Series({name: float(accuracy[name]) for name in names})
+        reaches, best, worst = start[names].idxmax(), scores.idxmax(), scores.idxmin()
+        opening = (f"At the initial weights the gradient reaching row 1 is largest for the {reaches} "
+                   f"({start[reaches]:.2g} × row {last}'s)")
+        if reaches == worst and reaches != best:
+            verdict = (f"{opening}, yet the {reaches} has the lowest test accuracy of these models "
+                       f"({scores[reaches]:.2%}; the {best}: {scores[best]:.2%}). A learning signal that "
+                       "reaches the early rows is needed to learn from them, not enough to do it well: "
+                       "this measurement does not explain the accuracies.")
+        elif reaches == best:
+            verdict = (f"{opening}, and the {reaches} also has the highest test accuracy of these models "
+                       f"({scores[reaches]:.2%}). One run shows that the two agree here, not that one causes "
+                       "the other.")
+        else:
+            verdict = (f"{opening}; the highest test accuracy of these models is the {best}'s "
+                       f"({scores[best]:.2%}, against {scores[reaches]:.2%}). How far the gradient reaches "
+                       "at the start does not, by itself, order the models.")
+        lines.append("")
+        lines.append(verdict)
     return "\n".join(lines)
 
 
@@ -450,39 +532,6 @@ def untrained_model(config: TrainingConfig):
 
     make_deterministic(config.seed)
     return build_model_for(config)
-
-
-def accuracy_after_rows_by_model(models: Mapping[str, Any], x: np.ndarray, y: np.ndarray) -> dict[str, pd.DataFrame]:
-    """:func:`rnn_mnist.analysis.accuracy_by_rows_read` for each model (TensorFlow's retracing notes silenced).
-
-    Feeding 28 different prefix lengths makes TensorFlow trace the predict
-    step once per length, and it warns about that; the warning is expected here.
-    """
-    from .analysis import accuracy_by_rows_read
-
-    with _quiet_tensorflow():
-        return {name: accuracy_by_rows_read(model, x, y) for name, model in models.items()}
-
-
-class _quiet_tensorflow:
-    """Raise TensorFlow's Python logger to ERROR for the duration (nothing on other backends)."""
-
-    def __enter__(self):
-        import keras
-
-        self._logger = None
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            self._logger = tf.get_logger()
-            self._level = self._logger.level
-            self._logger.setLevel("ERROR")
-        return self
-
-    def __exit__(self, *exc):
-        if self._logger is not None:
-            self._logger.setLevel(self._level)
-        return False
 
 
 def plot_gradient_by_row(after: pd.DataFrame, before: pd.DataFrame | None = None) -> Figure:
@@ -508,261 +557,4 @@ def plot_gradient_by_row(after: pd.DataFrame, before: pd.DataFrame | None = None
     axes[0, 0].set_ylabel("‖∂ loss / ∂ state after row t‖\nrelative to row 28 (log)")
     fig.suptitle("How much of the learning signal reaches the state after each row")
     fig.tight_layout()
-    return fig
-
-
-def plot_accuracy_after_rows_compared(tables: Mapping[str, pd.DataFrame], *, chance: float = 0.1) -> Figure:
-    """Test accuracy after reading the first k rows, one line per model.
-
-    ``tables`` maps a model name to :func:`rnn_mnist.analysis.accuracy_by_rows_read`'s table.
-    """
-    fig, ax = plt.subplots(figsize=(8.5, 4.2))
-    for name, table in tables.items():
-        ax.plot(table.index, table["all digits"], "o-", markersize=3, label=name)
-    ax.axhline(chance, color="gray", linestyle=":", label=f"chance ({chance:.0%})")
-    ax.set_ylim(0, 1.02)
-    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
-    ax.set_xlabel("rows read (time steps)")
-    ax.set_ylabel("test accuracy")
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.set_title("Accuracy after reading only the first k rows")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return fig
-
-
-# -- beyond digits -----------------------------------------------------------------------
-def dataset_fingerprints(arrays: MnistArrays) -> pd.DataFrame:
-    """Shape, dtype and SHA-256 of each array beside the pinned hash of its dataset."""
-    pinned = dataset_info(arrays.dataset).array_sha256
-    rows = []
-    for name in ARRAY_NAMES:
-        array = getattr(arrays, name)
-        digest = array_sha256(array)
-        rows.append({"array": name, "shape": tuple(array.shape), "dtype": str(array.dtype),
-                     "sha256": digest, "matches the pinned hash": digest == pinned[name]})
-    return pd.DataFrame(rows).set_index("array")
-
-
-def class_name_table(class_names: Sequence[str], labels: np.ndarray | None = None) -> pd.DataFrame:
-    """Label number, class name and (given ``labels``) how many images carry it."""
-    table = pd.DataFrame({"class": list(class_names)}, index=pd.Index(range(len(class_names)), name="label"))
-    if labels is not None:
-        table["images"] = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
-    return table
-
-
-def class_samples(labels: np.ndarray, per_class: int = 8, *, seed: int = 0) -> np.ndarray:
-    """Indices of ``per_class`` random images of each class, shape ``(classes, per_class)``."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    classes = int(labels.max()) + 1
-    return np.stack([np.sort(rng.choice(np.flatnonzero(labels == c), per_class, replace=False))
-                     for c in range(classes)])
-
-
-def plot_class_gallery(images: np.ndarray, index_grid: np.ndarray, class_names: Sequence[str]) -> Figure:
-    """One row per class, labelled with its name: ``images[index_grid[c]]`` along row ``c``."""
-    nrows, ncols = index_grid.shape
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 + ncols * 0.9, nrows * 0.9), squeeze=False)
-    for c in range(nrows):
-        for j in range(ncols):
-            ax = axes[c, j]
-            ax.imshow(images[index_grid[c, j]], cmap="gray_r", vmin=0, vmax=255)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[c, 0].set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle(f"{ncols} training images of each class")
-    fig.tight_layout()
-    return fig
-
-
-def named_confusions(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
-                     top: int | None = 10) -> pd.DataFrame:
-    """The most frequent mistakes, by class name: true class, predicted class, count and shares.
-
-    :func:`rnn_mnist.analysis.most_confused_pairs` with the label numbers
-    replaced by ``class_names``.
-    """
-    from .analysis import most_confused_pairs
-
-    table = most_confused_pairs(y_true, y_pred, top=top, num_classes=len(class_names))
-    names = np.asarray(class_names, dtype=object)
-    table["true"] = names[table["true"].to_numpy().astype(int)]
-    table["predicted"] = names[table["predicted"].to_numpy().astype(int)]
-    return table
-
-
-def error_share_within(y_true: np.ndarray, y_pred: np.ndarray, group: Sequence[int]) -> float:
-    """The share of all mistakes in which both the true and the predicted class lie in ``group``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    wrong = y_true != y_pred
-    if not wrong.any():
-        return 0.0
-    inside = np.isin(y_true, group) & np.isin(y_pred, group)
-    return float((wrong & inside).sum() / wrong.sum())
-
-
-def per_class_accuracy_named(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> pd.Series:
-    """Accuracy (recall) on each class, indexed by class name."""
-    from .analysis import per_class_accuracy
-
-    accuracy = per_class_accuracy(y_true, y_pred, num_classes=len(class_names))
-    return pd.Series(accuracy.to_numpy(), index=pd.Index(list(class_names), name="class"), name="accuracy")
-
-
-def plot_per_class_accuracy_side_by_side(panels: Mapping[str, pd.Series]) -> Figure:
-    """Horizontal bars of per-class accuracy, one panel per run, each with its class names.
-
-    ``panels`` maps a title (e.g. ``"MNIST"``) to :func:`per_class_accuracy_named`'s series.
-    All panels share the x axis so their bars compare directly.
-    """
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), sharex=True, squeeze=False)
-    low = min(float(np.nanmin(s.to_numpy())) for s in panels.values())
-    for ax, (title, accuracy) in zip(axes.flat, panels.items()):
-        values = accuracy.to_numpy()
-        ax.barh([str(n) for n in accuracy.index], values, color="tab:blue")
-        worst = int(np.nanargmin(values))
-        ax.barh([str(accuracy.index[worst])], [values[worst]], color="tab:red")
-        ax.set_xlim(max(0.0, low - 0.05), 1.0)
-        ax.invert_yaxis()
-        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-        ax.set_xlabel("accuracy on images of this class")
-        ax.set_title(f"{title}: accuracy per class (worst in red)")
-        ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    return fig
-
-
-def class_means(x: np.ndarray, y: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-    """The mean image (pixels 0..1) of each class in ``classes``, shape ``(len(classes), 28, 28)``."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.max() > 1.0:
-        x = x / 255.0
-    return np.stack([x[np.asarray(y) == c].mean(axis=0) for c in classes])
-
-
-def row_difference(x: np.ndarray, y: np.ndarray, a: int, b: int) -> np.ndarray:
-    """How different the mean images of classes ``a`` and ``b`` are in each row (mean |difference|, 0..1).
-
-    A reader that goes row by row can only tell the two apart in rows where
-    this is large.
-    """
-    means = class_means(x, y, (a, b))
-    return np.abs(means[0] - means[1]).mean(axis=1)
-
-
-def plot_class_means(x: np.ndarray, y: np.ndarray, class_names: Sequence[str], classes: Sequence[int],
-                     pair: tuple[int, int]) -> Figure:
-    """The mean image of each class in ``classes``, then where the two classes of ``pair`` differ.
-
-    Last two panels: the absolute difference of the pair's mean images, and
-    that difference averaged over each row (what a row-by-row reader can use).
-    """
-    means = class_means(x, y, classes)
-    a, b = pair
-    pair_means = class_means(x, y, (a, b))
-    difference = np.abs(pair_means[0] - pair_means[1])
-    columns = len(classes) + 2
-    fig, axes = plt.subplots(1, columns, figsize=(2.1 * columns, 2.9),
-                             gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.2]})
-    for ax, mean, c in zip(axes, means, classes):
-        ax.imshow(mean, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"mean {class_names[c]}", fontsize=9)
-    ax = axes[-2]
-    ax.imshow(difference, cmap="magma", vmin=0)
-    ax.set_xticks([])
-    ax.set_yticks([0, 7, 14, 21, 27], ["1", "8", "15", "22", "28"], fontsize=7)
-    ax.set_ylabel("row")
-    ax.set_title(f"|{class_names[a]} − {class_names[b]}|", fontsize=9)
-    ax = axes[-1]
-    ax.plot(difference.mean(axis=1), np.arange(1, difference.shape[0] + 1), color="tab:red")
-    ax.set_ylim(difference.shape[0] + 0.5, 0.5)
-    ax.set_xlim(left=0)
-    ax.set_yticks([1, 8, 15, 22, 28])
-    ax.set_xlabel("mean |difference|", fontsize=8)
-    ax.set_title("per row", fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_class_accuracy_by_rows(table: pd.DataFrame, class_names: Sequence[str]) -> Figure:
-    """Heat map: accuracy on each class (rows, by name) after reading the first k rows (columns).
-
-    ``table`` is :func:`rnn_mnist.analysis.accuracy_by_rows_read`'s table (columns 0..9).
-    """
-    values = table[list(range(len(class_names)))].to_numpy().T
-    fig, ax = plt.subplots(figsize=(10, 4.2))
-    image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                      extent=(table.index[0] - 0.5, table.index[-1] + 0.5, len(class_names) - 0.5, -0.5))
-    ax.set_yticks(range(len(class_names)), list(class_names))
-    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
-    ax.set_xlabel("rows read (time steps)")
-    ax.set_ylabel("true class")
-    ax.set_title("Accuracy per class after reading the first k rows")
-    fig.colorbar(image, ax=ax, label="accuracy", format=PercentFormatter(xmax=1, decimals=0))
-    fig.tight_layout()
-    return fig
-
-
-def rows_to_reach_per_class(table: pd.DataFrame, class_names: Sequence[str], fraction: float = 0.9) -> pd.Series:
-    """Per class, the fewest rows after which accuracy is at least ``fraction`` of its final accuracy.
-
-    Indexed by class name; a class whose accuracy is 0 after all rows gets NaN.
-    """
-    result = {}
-    for c, name in enumerate(class_names):
-        curve = table[c].to_numpy()
-        final = curve[-1]
-        if not final > 0:
-            result[name] = np.nan
-            continue
-        above = np.flatnonzero(curve >= fraction * final)
-        result[name] = int(table.index[above[0]])
-    return pd.Series(result, name=f"rows to {fraction:.0%} of final accuracy")
-
-
-def mistake_titles(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str]) -> tuple[list, list]:
-    """Label numbers turned into class names, for :func:`rnn_mnist.plots.plot_mistakes`."""
-    return [class_names[int(t)] for t in y_true], [class_names[int(p)] for p in y_pred]
-
-
-def plot_named_mistakes(images: np.ndarray, true_names: Sequence[str], predicted_names: Sequence[str],
-                        confidence: Sequence[float], *, ncols: int = 4, suptitle: str | None = None) -> Figure:
-    """A grid of misread images titled with class names: "Shirt → T-shirt/top" and the probability given.
-
-    Like :func:`rnn_mnist.plots.plot_mistakes`, with room for names longer than a digit.
-    """
-    count = len(images)
-    nrows = max(1, -(-count // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 2.3, nrows * 2.85), squeeze=False)
-    for position, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if position >= count:
-            ax.set_axis_off()
-            continue
-        image = np.asarray(images[position], dtype=float)
-        ax.imshow(image / 255.0 if image.max() > 1 else image, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"true: {true_names[position]}\nread: {predicted_names[position]}\np = {confidence[position]:.3f}",
-                     fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
-
-
-def plot_named_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], **options) -> Figure:
-    """:func:`rnn_mnist.plots.plot_confusion_matrix` with long class names slanted so they stay readable."""
-    from .plots import plot_confusion_matrix
-
-    fig = plot_confusion_matrix(y_true, y_pred, class_names=class_names, **options)
-    ax = fig.axes[0]
-    if max(len(name) for name in class_names) > 3:
-        ax.set_xticks(range(len(class_names)), list(class_names), rotation=40, ha="right")
-        fig.tight_layout()
     return fig

@@ -25,7 +25,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 from .analysis import class_noun, plural
 from .data import CLASS_NAMES
-from .model import ROWS
+from .model import NUM_CLASSES, ROWS
 
 TRAIN_COLOR, VALIDATION_COLOR = "tab:blue", "tab:orange"
 HIGHLIGHT = "tab:red"
@@ -378,12 +378,13 @@ def plot_confusion_matrix(
     title: str | None = None,
     class_names: Sequence[str] = CLASS_NAMES,
 ) -> Figure:
-    """scikit-learn's :class:`~sklearn.metrics.ConfusionMatrixDisplay` of the predictions.
+    """scikit-learn's :class:`~sklearn.metrics.ConfusionMatrixDisplay` of the predictions, labelled by class name.
 
     ``normalize="true"`` divides each row by the number of images of that
-    digit (cells become shares of the row); ``errors_only=True`` blanks the
+    class (cells become shares of the row); ``errors_only=True`` blanks the
     diagonal so the colour scale shows where the mistakes go. Cells that are
-    exactly zero are left empty to keep the picture readable.
+    exactly zero are left empty to keep the picture readable. Names longer
+    than a few characters are slanted on the x axis so they stay readable.
     """
     labels = np.arange(len(class_names))
     counts = confusion_matrix(y_true, y_pred, labels=labels)
@@ -403,32 +404,54 @@ def plot_confusion_matrix(
         if values[i, j] == 0:
             text.set_text("")
         text.set_fontsize(8)
+    if _long(class_names):
+        ax.set_xticks(labels, list(class_names), rotation=40, ha="right")
+    noun = class_noun(class_names)
     default = {
         (None, False): "Confusion matrix (counts)",
-        ("true", False): "Confusion matrix (share of each true digit)",
+        ("true", False): f"Confusion matrix (share of each true {noun})",
         (None, True): "Where the mistakes go (counts, diagonal removed)",
-        ("true", True): "Where the mistakes go (share of each true digit, diagonal removed)",
+        ("true", True): f"Where the mistakes go (share of each true {noun}, diagonal removed)",
     }
     ax.set_title(title or default[(normalize, errors_only)])
     fig.tight_layout()
     return fig
 
 
-def plot_per_class_accuracy(accuracy: pd.Series, *, overall: float | None = None) -> Figure:
-    """Horizontal bars of each digit's accuracy, with the overall accuracy as a line."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    digits = [str(d) for d in accuracy.index]
-    ax.barh(digits, accuracy.to_numpy(), color=TRAIN_COLOR)
-    ax.set_ylim(len(digits) - 0.5, -1.4)  # digit 0 on top, room above it for the label
+def _accuracy_bars(ax, accuracy: pd.Series, overall: float | None, low: float) -> None:
+    noun = accuracy.index.name or "class"
+    names = [str(name) for name in accuracy.index]
+    ax.barh(names, accuracy.to_numpy(), color=TRAIN_COLOR)
+    ax.set_ylim(len(names) - 0.5, -1.4)  # the first class on top, room above it for the label
     if overall is not None:
         ax.axvline(overall, color=HIGHLIGHT, linestyle="--")
-        ax.text(overall, -0.95, f"all digits: {overall:.2%} ", color=HIGHLIGHT, ha="right", va="center")
-    low = float(np.nanmin(accuracy.to_numpy()))
+        ax.text(overall, -0.95, f"all {plural(noun)}: {overall:.2%} ", color=HIGHLIGHT, ha="right", va="center")
     ax.set_xlim(max(0.0, low - (1 - low) * 0.5 - 0.01), 1.0)
-    ax.set_xlabel("accuracy on images of this digit")
-    ax.set_ylabel("digit")
-    ax.xaxis.set_major_formatter(_percent(1))
-    ax.set_title("Accuracy per digit")
+    ax.set_xlabel(f"accuracy on images of this {noun}")
+    ax.set_ylabel(noun)
+    ax.xaxis.set_major_formatter(_percent())
+
+
+def plot_per_class_accuracy(
+    accuracy: pd.Series | Mapping[str, pd.Series],
+    *,
+    overall: float | Mapping[str, float] | None = None,
+) -> Figure:
+    """Horizontal bars of each class's accuracy, with the overall accuracy as a dashed line.
+
+    ``accuracy`` is :func:`rnn_mnist.analysis.per_class_accuracy`'s series, or
+    a mapping from a title (``"MNIST"``) to one such series per run: then one
+    panel per run, side by side on a shared x axis, ``overall`` a mapping too.
+    """
+    panels = {"": accuracy} if isinstance(accuracy, pd.Series) else dict(accuracy)
+    overalls = overall if isinstance(overall, Mapping) else {title: overall for title in panels}
+    low = min(float(np.nanmin(series.to_numpy(dtype=float))) for series in panels.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 if len(panels) == 1 else 5.6 * len(panels), 4),
+                             sharex=True, squeeze=False)
+    for ax, (title, series) in zip(axes.flat, panels.items()):
+        _accuracy_bars(ax, series, overalls.get(title), low)
+        noun = series.index.name or "class"
+        ax.set_title(f"{title}: accuracy per {noun}" if title else f"Accuracy per {noun}")
     fig.tight_layout()
     return fig
 
@@ -440,12 +463,25 @@ def plot_mistakes(
     predicted: Sequence[int],
     confidence: Sequence[float],
     *,
+    class_names: Sequence[str] = CLASS_NAMES,
     ncols: int = 8,
     suptitle: str | None = "The model's most confident mistakes",
 ) -> Figure:
-    """A grid of misread digits titled "true 4 → read 9" with the probability it gave its answer."""
-    titles = [f"true {t} → read {p}\np = {c:.3f}" for t, p, c in zip(true, predicted, confidence)]
-    return plot_digit_grid(images, titles, ncols=ncols, suptitle=suptitle, cell_size=1.35)
+    """A grid of misread images titled with class names and the probability the model gave its answer.
+
+    ``true`` and ``predicted`` are label numbers. Short names read
+    "true 4 → read 9"; longer ones go on lines of their own
+    ("true: Shirt", "read: T-shirt/top"), in wider cells.
+    """
+    true_names = [str(class_names[int(t)]) for t in true]
+    read_names = [str(class_names[int(p)]) for p in predicted]
+    if _long(class_names):
+        titles = [f"true: {t}\nread: {p}\np = {c:.3f}" for t, p, c in zip(true_names, read_names, confidence)]
+        cell_size = 2.1
+    else:
+        titles = [f"true {t} → read {p}\np = {c:.3f}" for t, p, c in zip(true_names, read_names, confidence)]
+        cell_size = 1.35
+    return plot_digit_grid(images, titles, ncols=ncols, suptitle=suptitle, cell_size=cell_size)
 
 
 def plot_confidence_histogram(confidences: Mapping[str, np.ndarray], *, bins: int = 20) -> Figure:
@@ -479,9 +515,10 @@ def plot_confidence_histogram(confidences: Mapping[str, np.ndarray], *, bins: in
     return fig
 
 
-def plot_rows_revealed(image: np.ndarray, rows: Sequence[int] = (4, 8, 12, 16, 20, 24, 28)) -> Figure:
-    """The same image as the model has seen it after reading ``k`` rows, for each ``k``."""
+def plot_rows_revealed(image: np.ndarray, rows: Sequence[int] | None = None) -> Figure:
+    """The same image as the model has seen it after reading ``k`` rows, for each ``k`` (default: every fourth)."""
     pixels = _as_intensity(image)
+    rows = list(range(4, pixels.shape[0] + 1, 4)) if rows is None else list(rows)
     fig, axes = plt.subplots(1, len(rows), figsize=(1.5 * len(rows), 1.9), squeeze=False)
     for ax, k in zip(axes.flat, rows):
         seen = np.full_like(pixels, np.nan)
@@ -496,45 +533,65 @@ def plot_rows_revealed(image: np.ndarray, rows: Sequence[int] = (4, 8, 12, 16, 2
     return fig
 
 
-def plot_accuracy_by_rows(table: pd.DataFrame, *, chance: float = 0.1) -> Figure:
-    """Accuracy after reading the first ``k`` rows, ``k`` = 1..28, with chance level marked.
+def plot_accuracy_by_rows(
+    tables: pd.DataFrame | Mapping[str, pd.DataFrame], *, chance: float | None = None
+) -> Figure:
+    """Accuracy after reading the first ``k`` rows, for every ``k``, with chance level marked.
 
-    ``table`` is :func:`rnn_mnist.analysis.accuracy_after_rows`'s table; its
-    ``all digits`` column is drawn.
+    ``tables`` is :func:`rnn_mnist.analysis.accuracy_after_rows`'s table (its
+    first column, the overall accuracy, is drawn), or a mapping from a model's
+    name to one such table: one line per model. ``chance`` defaults to one
+    over the number of classes.
     """
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(table.index, table["all digits"], "o-", color=TRAIN_COLOR, label="all digits")
+    lines = {None: tables} if isinstance(tables, pd.DataFrame) else dict(tables)
+    first = next(iter(lines.values()))
+    if chance is None:
+        chance = 1 / (first.shape[1] - 1 if first.shape[1] > 1 else NUM_CLASSES)
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    for name, table in lines.items():
+        overall = table.columns[0]
+        if name is None:
+            ax.plot(table.index, table[overall], "o-", color=TRAIN_COLOR, label=overall)
+        else:
+            ax.plot(table.index, table[overall], "o-", markersize=3, label=name)
     ax.axhline(chance, color="gray", linestyle=":", label=f"chance ({chance:.0%})")
-    ax.set_xlim(0.5, max(table.index) + 0.5)
+    last = max(int(table.index.max()) for table in lines.values())
+    ax.set_xlim(0.5, last + 0.5)
     ax.set_ylim(0, 1.02)
-    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax.set_xticks(_row_ticks(last))
     ax.set_xlabel("rows read (time steps)")
     ax.set_ylabel("test accuracy")
     ax.yaxis.set_major_formatter(_percent())
     ax.set_title("Accuracy after reading only the first k rows")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
 
-def plot_accuracy_by_rows_per_class(table: pd.DataFrame, num_classes: int = len(CLASS_NAMES)) -> Figure:
-    """Heat map: accuracy on each digit (rows) after reading ``k`` rows (columns)."""
-    values = table[list(range(num_classes))].to_numpy().T
-    fig, ax = plt.subplots(figsize=(10, 4))
+def plot_accuracy_by_rows_per_class(table: pd.DataFrame) -> Figure:
+    """Heat map: accuracy on each class (rows, by name) after reading ``k`` rows (columns).
+
+    ``table`` is :func:`rnn_mnist.analysis.accuracy_after_rows`'s table; every
+    column after the first (the overall accuracy) is a class.
+    """
+    names = [str(name) for name in table.columns[1:]]
+    noun = class_noun(names)
+    values = table[table.columns[1:]].to_numpy(dtype=float).T
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     image = ax.imshow(
         values,
         aspect="auto",
         cmap="viridis",
         vmin=0,
         vmax=1,
-        extent=(table.index[0] - 0.5, table.index[-1] + 0.5, num_classes - 0.5, -0.5),
+        extent=(table.index[0] - 0.5, table.index[-1] + 0.5, len(names) - 0.5, -0.5),
     )
-    ax.set_yticks(range(num_classes), [str(d) for d in range(num_classes)])
-    ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xticks(_row_ticks(int(table.index[-1])))
     ax.set_xlabel("rows read (time steps)")
-    ax.set_ylabel("true digit")
-    ax.set_title("Accuracy per digit after reading the first k rows")
+    ax.set_ylabel(f"true {noun}")
+    ax.set_title(f"Accuracy per {noun} after reading the first k rows")
     fig.colorbar(image, ax=ax, label="accuracy", format=_percent())
     fig.tight_layout()
     return fig
@@ -546,23 +603,26 @@ def plot_reading_trace(
     true_label: int,
     *,
     rows: Sequence[int] | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
 ) -> Figure:
-    """One digit being read: the probability of each class after every row.
+    """One image being read: the probability of each class after every row.
 
     ``row_probabilities`` has shape ``(len(rows), classes)`` (one image's
     slice of :func:`rnn_mnist.analysis.probabilities_after_rows`). The true
-    digit and the final answer are drawn bold; the other classes thin and grey.
+    class and the final answer are drawn bold; the other classes thin and grey.
     """
     rows = list(rows) if rows is not None else list(range(1, len(row_probabilities) + 1))
+    noun = class_noun(class_names)
     final = int(np.argmax(row_probabilities[-1]))
+    true_name, final_name = class_names[true_label], class_names[final]
     fig, (ax_image, ax_trace) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 3]})
     ax_image.imshow(_as_intensity(image), cmap="gray_r", vmin=0, vmax=1)
     _hide_ticks(ax_image)
-    ax_image.set_title(f"true {true_label}, read as {final}")
-    for digit in range(row_probabilities.shape[1]):
-        if digit in (true_label, final):
+    ax_image.set_title(f"true {true_name}, read as {final_name}")
+    for label in range(row_probabilities.shape[1]):
+        if label in (true_label, final):
             continue
-        ax_trace.plot(rows, row_probabilities[:, digit], color="lightgray", linewidth=1)
+        ax_trace.plot(rows, row_probabilities[:, label], color="lightgray", linewidth=1)
     ax_trace.plot(
         rows,
         row_probabilities[:, true_label],
@@ -570,7 +630,7 @@ def plot_reading_trace(
         color=TRAIN_COLOR,
         markersize=3,
         linewidth=2,
-        label=f"p({true_label}) (true digit)",
+        label=f"p({true_name}) (true {noun})",
     )
     if final != true_label:
         ax_trace.plot(
@@ -580,12 +640,12 @@ def plot_reading_trace(
             color=HIGHLIGHT,
             markersize=3,
             linewidth=2,
-            label=f"p({final}) (final answer)",
+            label=f"p({final_name}) (final answer)",
         )
-    ax_trace.plot([], [], color="lightgray", label="other digits")
+    ax_trace.plot([], [], color="lightgray", label=f"other {plural(noun)}")
     ax_trace.set_xlim(0.5, rows[-1] + 0.5)
     ax_trace.set_ylim(-0.02, 1.02)
-    ax_trace.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+    ax_trace.set_xticks(_row_ticks(rows[-1]))
     ax_trace.set_xlabel("rows read (time steps)")
     ax_trace.set_ylabel("probability")
     ax_trace.set_title("What the model would answer after each row")
