@@ -250,7 +250,8 @@ def describe_comparison(
                      f"The {close[0]} scores {best:.2%} on the test images."]
     else:
         listed = ", ".join(f"{value:.2%}" for value in accuracy[close])
-        sentences = [f"{_names(close)} score within {points} of each other on the test images ({listed}). "
+        group = _names(close)
+        sentences = [f"{group[0].upper()}{group[1:]} are within {points} of the best test accuracy ({listed}). "
                      "With one seed and this many test images a gap that small is noise: it does not rank them."]
     if behind:
         sentences.append(f"Further behind: {_names(behind)} "
