@@ -76,3 +76,44 @@ def test_results_page_reports_the_run(small_book):
     assert re.search(r"The book[’']s recipe\s*\d+\.\d+%", text)  # Sphinx curls the apostrophe
     for needle in ("Seconds per epoch", "Device", "tensorflow", "keras", "Trained:"):
         assert needle in text
+
+
+ENGINEERING_NOISE = {
+    "run hash": re.compile(r"\b(?:mnist|fashion_mnist)-[a-z_]+\d+-[0-9a-f]{12}\b"),
+    "SHA-256": re.compile(r"\b[0-9a-f]{64}\b|sha256", re.IGNORECASE),
+    "thread count": re.compile(r"intra_op|inter_op|thread per (?:TensorFlow )?op", re.IGNORECASE),
+    "cache path": re.compile(r"\.cache/rnn-mnist|RNN_MNIST_HOME|/runs/"),
+    "performance notes": re.compile(r"performance\.md"),
+}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_engineering_noise_outside_the_collapsed_details(small_book, chapter):
+    soup = page(small_book, f"notebooks/{chapter}")
+    details = soup.find_all("details")
+    assert any("Reproducibility details" in d.get_text() for d in details), "no Reproducibility details block"
+    for block in details:
+        block.decompose()
+    main = soup.select_one("main") or soup
+    text = main.get_text(" ")
+    found = {name: pattern.search(text).group(0) for name, pattern in ENGINEERING_NOISE.items() if pattern.search(text)}
+    assert not found, f"{chapter} shows engineering detail outside its collapsed details block: {found}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_colab_install_cell_runs_in_colab_but_is_not_rendered(small_book, chapter):
+    source = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"][0]
+    assert "pip install" in "".join(source["source"]) and "remove-cell" in source["metadata"]["tags"]
+    text = page(small_book, f"notebooks/{chapter}").get_text()
+    assert "pip install" not in text.split("Exercises")[0] and "REPOSITORY_URL" not in text
+
+
+def test_the_intro_lists_every_chapter_and_no_chapter_claims_to_be_the_last(small_book):
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for chapter in CHAPTERS:
+        assert f"notebooks/{chapter}.ipynb" in intro, f"the intro does not list {chapter}"
+    numbers = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+    assert f"Over {numbers[len(CHAPTERS)]} chapters" in intro
+    for chapter in CHAPTERS[:-1]:
+        text = page(small_book, f"notebooks/{chapter}").get_text()
+        assert "last chapter" not in text.lower(), f"{chapter} says it is the last chapter"
