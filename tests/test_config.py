@@ -88,3 +88,12 @@ def test_parameters_with_none_keep_the_recipes_values():
 def test_unknown_recipe_is_named():
     with pytest.raises(ConfigError, match="'recipe'.*'book'"):
         recipe("fastest")
+
+
+@pytest.mark.parametrize("field", ["learning_rate", "dropout", "clipnorm", "ema_momentum", "warmup_epochs", "min_learning_rate"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_every_float_field_rejects_nan_and_infinity_by_name(field, value):
+    from rnn_mnist.config import book_recipe
+
+    with pytest.raises(ConfigError, match=f"'{field}'"):
+        book_recipe(**{field: value})
