@@ -1,4 +1,8 @@
-"""rnn_mnist.analysis on small hand-made arrays whose answers are worked out by hand."""
+"""rnn_mnist.analysis on small hand-made arrays whose answers are worked out by hand.
+
+Per-class results are checked with MNIST's digits (the default) and with
+Fashion-MNIST's garment names: the same functions serve both datasets.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import pytest
 
 from rnn_mnist import analysis
 from rnn_mnist.config import TrainingConfig, default_config, seed_recipe
-from rnn_mnist.data import MNIST_ARRAY_SHA256, MnistArrays, array_sha256
+from rnn_mnist.data import CLASS_NAMES, FASHION_CLASS_NAMES, MNIST_ARRAY_SHA256, MnistArrays, array_sha256
+from rnn_mnist.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+
+ABC = ("a", "b", "c")
 
 
 def one_hot_probabilities(predicted, confidence, classes=10):
@@ -45,27 +52,59 @@ def test_array_fingerprints_flags_only_the_arrays_that_differ():
     assert short["matches"].tolist() == table["matches"].tolist()
 
 
+def test_class_names_decide_the_noun_and_the_overall_column():
+    assert analysis.class_noun() == "digit" and analysis.class_noun(CLASS_NAMES) == "digit"
+    assert analysis.class_noun(FASHION_CLASS_NAMES) == "garment"
+    assert analysis.class_noun(ABC) == "class" and analysis.plural("class") == "classes"
+    assert analysis.overall_column() == "all digits"
+    assert analysis.overall_column(FASHION_CLASS_NAMES) == "all garments"
+    assert analysis.overall_column(ABC) == "all classes"
+    assert len(CLASS_NAMES) == NUM_CLASSES and analysis.ALL_ROWS == tuple(range(1, ROWS + 1))
+
+
 def test_class_balance_counts_and_shares_per_split():
-    counts = analysis.class_balance(
-        {"train": np.array([0, 0, 1, 3]), "test": np.array([1, 1])}, num_classes=4
-    )
-    assert counts.index.name == "digit"
-    assert counts["train"].tolist() == [2, 1, 0, 1]
-    assert counts["test"].tolist() == [0, 2, 0, 0]
-    shares = analysis.class_balance({"train": np.array([0, 0, 1, 3])}, normalize=True, num_classes=4)
-    assert shares["train"].tolist() == [0.5, 0.25, 0.0, 0.25]
+    counts = analysis.class_balance({"train": np.array([0, 0, 1, 3]), "test": np.array([1, 1])})
+    assert counts.index.name == "digit" and counts.index.tolist() == list(CLASS_NAMES)
+    assert counts["train"].tolist() == [2, 1, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert counts["test"].tolist() == [0, 2] + [0] * 8
+    assert counts["train"].dtype == np.int64  # counts stay integers
+    shares = analysis.class_balance({"train": np.array([0, 0, 1, 3])}, normalize=True)
+    assert shares["train"].tolist()[:4] == [0.5, 0.25, 0.0, 0.25]
 
 
-def test_sample_indices_per_class_picks_images_of_the_right_digit():
+def test_class_balance_by_garment_name():
+    counts = analysis.class_balance({"train": np.array([6, 6, 2, 9])}, class_names=FASHION_CLASS_NAMES)
+    assert counts.index.name == "garment" and counts.index.tolist() == list(FASHION_CLASS_NAMES)
+    assert counts.loc["Shirt", "train"] == 2 and counts.loc["Pullover", "train"] == 1
+    assert counts.loc["Ankle boot", "train"] == 1 and counts["train"].sum() == 4
+
+
+def test_sample_indices_per_class_picks_images_of_the_right_class():
     labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
-    grid = analysis.sample_indices_per_class(labels, per_class=3, seed=1, num_classes=3)
+    grid = analysis.sample_indices_per_class(labels, per_class=3, seed=1, class_names=ABC)
     assert grid.shape == (3, 3)
-    for digit in range(3):
-        assert (labels[grid[digit]] == digit).all()
-        assert list(grid[digit]) == sorted(set(grid[digit]))
-    np.testing.assert_array_equal(grid, analysis.sample_indices_per_class(labels, 3, seed=1, num_classes=3))
-    with pytest.raises(ValueError, match="digit 1"):
-        analysis.sample_indices_per_class(labels, per_class=4, num_classes=3)
+    for label in range(3):
+        assert (labels[grid[label]] == label).all()
+        assert list(grid[label]) == sorted(set(grid[label]))
+    np.testing.assert_array_equal(grid, analysis.sample_indices_per_class(labels, 3, seed=1, class_names=ABC))
+    with pytest.raises(ValueError, match="class 'b'"):
+        analysis.sample_indices_per_class(labels, per_class=4, class_names=ABC)
+    with pytest.raises(ValueError, match="digit '3'"):  # MNIST by default: ten digits, and there is no 3 here
+        analysis.sample_indices_per_class(labels, per_class=1)
+    with pytest.raises(ValueError, match="garment 'Dress'"):
+        analysis.sample_indices_per_class(labels, per_class=1, class_names=FASHION_CLASS_NAMES)
+
+
+def test_class_means_and_the_row_that_tells_two_classes_apart():
+    x = np.zeros((40, ROWS, PIXELS_PER_ROW), dtype=np.uint8)
+    y = np.repeat([0, 1], 20)
+    x[y == 1, 4, :] = 255  # class 1 has a full row 5
+    means = analysis.class_means(x, y, (1, 0))
+    assert means.shape == (2, ROWS, PIXELS_PER_ROW) and means[0, 4].tolist() == [1.0] * PIXELS_PER_ROW
+    difference = analysis.row_difference(x, y, 0, 1)
+    assert difference.shape == (ROWS,)
+    assert int(np.argmax(difference)) == 4 and difference[4] == pytest.approx(1.0)
+    assert np.count_nonzero(difference) == 1
 
 
 def test_split_table_says_when_validation_is_the_test_set():
@@ -91,7 +130,37 @@ def test_weight_table_lists_the_four_gates_stacked():
     assert shapes[("lstm", "recurrent_kernel")] == (128, 4 * 128)
     assert shapes[("lstm", "bias")] == (4 * 128,)
     assert shapes[("digit", "kernel")] == (128, 10)
-    assert table["parameters"].sum() == 81_674
+    assert table["parameters"].sum() == 81_674 == analysis.parameter_count()
+
+
+@pytest.mark.parametrize(
+    "cell, bidirectional", [("simple_rnn", False), ("gru", False), ("lstm", False), ("lstm", True), ("dense", False)]
+)
+@pytest.mark.parametrize("units", [7, 33])
+def test_parameter_formula_matches_keras(cell, bidirectional, units):
+    from rnn_mnist.model import build_model
+
+    model = build_model(cell, units, bidirectional=bidirectional)
+    assert analysis.parameter_count(cell, units, bidirectional=bidirectional) == model.count_params()
+
+
+def test_keras_gru_has_a_second_bias_per_gate():
+    """reset_after=True (Keras's default) adds one bias vector per gate to the textbook GRU's count."""
+    import keras
+
+    units = 149
+    textbook = analysis.parameter_count("gru", units, reset_after=False)
+    keras_count = analysis.parameter_count("gru", units)
+    assert keras_count - textbook == 3 * units
+    assert (textbook, keras_count) == (81_066, 81_513)
+    for reset_after, expected in ((False, textbook), (True, keras_count)):
+        model = keras.Sequential([keras.Input((ROWS, PIXELS_PER_ROW)), keras.layers.GRU(units, reset_after=reset_after),
+                                  keras.layers.Dense(NUM_CLASSES)])
+        assert model.count_params() == expected
+    with pytest.raises(ValueError, match="'cell'"):
+        analysis.parameter_count("transformer", 8)
+    with pytest.raises(ValueError, match="no direction"):
+        analysis.parameter_count("dense", 8, bidirectional=True)
 
 
 # -- training ---------------------------------------------------------------------------
@@ -170,7 +239,7 @@ def test_learning_rate_curve_warms_up_then_decays_to_the_floor():
     assert peak["epoch"] == pytest.approx(1.0) and peak["learning_rate"] == pytest.approx(1e-2)
     assert curve["learning_rate"].iloc[-1] == pytest.approx(1e-4, rel=1e-3)
     constant = analysis.learning_rate_curve(TrainingConfig(epochs=2, learning_rate=1e-3))
-    assert (constant["learning_rate"] == 1e-3).all()
+    assert constant["learning_rate"].tolist() == pytest.approx([1e-3] * len(constant))  # float32 in Keras
 
 
 def test_device_note_follows_the_device():
@@ -214,43 +283,65 @@ Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
 Y_PRED = np.array([0, 0, 1, 2, 1, 1, 0, 1, 1, 2])
 
 
-def test_per_class_accuracy_is_recall_per_digit():
-    accuracy = analysis.per_class_accuracy(Y_TRUE, Y_PRED, num_classes=4)
-    assert accuracy[0] == pytest.approx(2 / 4)
-    assert accuracy[1] == pytest.approx(2 / 3)
-    assert accuracy[2] == pytest.approx(1 / 3)
-    assert np.isnan(accuracy[3])  # no images of digit 3
+def test_per_class_accuracy_is_recall_per_class():
+    accuracy = analysis.per_class_accuracy(Y_TRUE, Y_PRED)
+    assert accuracy.index.name == "digit" and accuracy.index.tolist() == list(CLASS_NAMES)
+    assert accuracy["0"] == pytest.approx(2 / 4)
+    assert accuracy["1"] == pytest.approx(2 / 3)
+    assert accuracy["2"] == pytest.approx(1 / 3)
+    assert np.isnan(accuracy["3"])  # no images of digit 3
+    garments = analysis.per_class_accuracy(Y_TRUE, Y_PRED, class_names=FASHION_CLASS_NAMES)
+    assert garments.index.name == "garment" and garments.index[9] == "Ankle boot"
+    assert garments["T-shirt/top"] == pytest.approx(2 / 4) and garments["Pullover"] == pytest.approx(1 / 3)
+    np.testing.assert_array_equal(garments.to_numpy(), accuracy.to_numpy())
 
 
 def test_classification_table_matches_hand_counts():
-    table = analysis.classification_table(Y_TRUE, Y_PRED, class_names=("0", "1", "2"))
-    assert table.index.tolist() == ["0", "1", "2", "accuracy", "macro avg", "weighted avg"]
-    assert table.loc["1", "precision"] == pytest.approx(2 / 5)  # predicted 1 five times, 2 right
-    assert table.loc["0", "recall"] == pytest.approx(2 / 4)
+    table = analysis.classification_table(Y_TRUE, Y_PRED, class_names=ABC)
+    assert table.index.tolist() == ["a", "b", "c", "accuracy", "macro avg", "weighted avg"]
+    assert table.loc["b", "precision"] == pytest.approx(2 / 5)  # predicted b five times, 2 right
+    assert table.loc["a", "recall"] == pytest.approx(2 / 4)
     assert table.loc["accuracy", "f1-score"] == pytest.approx(5 / 10)
     assert table["support"].tolist() == [4, 3, 3, 10, 10, 10]
+    assert table["support"].dtype == np.int64
 
 
-def test_most_confused_pairs_ranks_by_count_then_digits():
-    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, num_classes=3)
-    # errors: 0->1, 0->2, 1->0, 2->1, 2->1  => (2,1) twice, then the singles in digit order.
+def test_most_confused_pairs_ranks_by_count_then_labels():
+    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, class_names=ABC)
+    # errors: 0->1, 0->2, 1->0, 2->1, 2->1  => (2,1) twice, then the singles in label order.
     assert list(zip(pairs["true"], pairs["predicted"], pairs["count"])) == [
-        (2, 1, 2),
-        (0, 1, 1),
-        (0, 2, 1),
-        (1, 0, 1),
+        ("c", "b", 2),
+        ("a", "b", 1),
+        ("a", "c", 1),
+        ("b", "a", 1),
     ]
     assert pairs.index.tolist() == [1, 2, 3, 4]
     assert pairs.loc[1, "share of errors"] == pytest.approx(2 / 5)
     assert pairs.loc[1, "share of class"] == pytest.approx(2 / 3)
-    assert len(analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=2, num_classes=3)) == 2
-    assert analysis.most_confused_pairs(Y_TRUE, Y_TRUE, num_classes=3).empty
+    assert len(analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=2, class_names=ABC)) == 2
+    assert analysis.most_confused_pairs(Y_TRUE, Y_TRUE, class_names=ABC).empty
+
+
+def test_most_confused_pairs_by_digit_and_by_garment():
+    y_true = np.array([6, 6, 6, 2, 0, 1])
+    y_pred = np.array([0, 0, 2, 6, 0, 1])
+    digits = analysis.most_confused_pairs(y_true, y_pred)
+    assert digits.loc[1, ["true", "predicted", "count"]].tolist() == ["6", "0", 2]
+    garments = analysis.most_confused_pairs(y_true, y_pred, class_names=FASHION_CLASS_NAMES)
+    assert garments.loc[1, ["true", "predicted", "count"]].tolist() == ["Shirt", "T-shirt/top", 2]
+    assert garments[["true", "predicted"]].to_numpy().tolist() == [
+        ["Shirt", "T-shirt/top"], ["Pullover", "Shirt"], ["Shirt", "Pullover"]]
+    assert analysis.error_share_within(y_true, y_pred, (2, 6)) == pytest.approx(0.5)
+    assert analysis.error_share_within(y_true, y_true, (2, 6)) == 0.0
 
 
 def test_rank_of_pairs_finds_ranks_and_marks_missing_pairs():
-    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, num_classes=3)
+    pairs = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None)
     ranks = analysis.rank_of_pairs(pairs, [(2, 1), (1, 0), (1, 2)])
     assert ranks.to_dict() == {"2→1": 1, "1→0": 4, "1→2": None}
+    named = analysis.most_confused_pairs(Y_TRUE, Y_PRED, top=None, class_names=FASHION_CLASS_NAMES)
+    ranks = analysis.rank_of_pairs(named, [(2, 1), ("Trouser", "T-shirt/top")], class_names=FASHION_CLASS_NAMES)
+    assert ranks.to_dict() == {"Pullover→Trouser": 1, "Trouser→T-shirt/top": 4}
 
 
 # -- error analysis ------------------------------------------------------------------------------
@@ -278,17 +369,23 @@ def test_confidence_of_and_summary_split_right_from_wrong():
     assert summary.loc["wrong", "share ≥ 0.9"] == 1.0
 
 
-def test_accuracy_after_rows_overall_and_per_digit():
+def test_accuracy_after_rows_overall_and_per_class():
     y_true = np.array([0, 1])
     # after 1 row both read as 0; after 2 rows both right.
     row_probabilities = np.stack(
         [one_hot_probabilities([0, 0], [0.9, 0.9], 2), one_hot_probabilities([0, 1], [0.9, 0.9], 2)]
     )
-    table = analysis.accuracy_after_rows(row_probabilities, y_true, rows=[1, 2], num_classes=2)
+    table = analysis.accuracy_after_rows(row_probabilities, y_true, rows=[1, 2], class_names=("cat", "dog"))
     assert table.index.name == "rows read"
-    assert table["all digits"].tolist() == [0.5, 1.0]
-    assert table[0].tolist() == [1.0, 1.0]
-    assert table[1].tolist() == [0.0, 1.0]
+    assert table.columns.tolist() == ["all classes", "cat", "dog"]
+    assert table["all classes"].tolist() == [0.5, 1.0]
+    assert table["cat"].tolist() == [1.0, 1.0]
+    assert table["dog"].tolist() == [0.0, 1.0]
+    garments = analysis.accuracy_after_rows(
+        np.stack([one_hot_probabilities([6, 2], [0.9, 0.9])]), np.array([6, 6]), rows=[28],
+        class_names=FASHION_CLASS_NAMES)
+    assert garments.columns[0] == "all garments" and garments.loc[28, "Shirt"] == 0.5
+    assert np.isnan(garments.loc[28, "Pullover"])  # no pullovers among these images
 
 
 def test_rows_needed_is_the_first_row_from_which_the_answer_stays_right():
@@ -326,17 +423,48 @@ def test_accuracy_by_rows_read_on_a_tiny_model_agrees_with_the_full_read():
     full_accuracy = np.mean(model.predict(x, verbose=0).argmax(axis=1) == y)
     assert table.loc[28, "all digits"] == pytest.approx(full_accuracy)
     assert isinstance(table, pd.DataFrame)
+    garments = analysis.accuracy_by_rows_read(model, x, y, rows=list(analysis.ALL_ROWS),
+                                              class_names=FASHION_CLASS_NAMES)
+    assert garments.columns.tolist() == ["all garments", *FASHION_CLASS_NAMES]
+    assert garments.loc[28, "all garments"] == pytest.approx(full_accuracy)
+    assert garments.loc[14, "Shirt"] == pytest.approx(table.loc[14, "6"])  # label 6: the same images
+
+
+def test_reading_prefixes_of_every_length_is_quiet(caplog):
+    """TensorFlow warns when it retraces the predict step for each prefix length; those warnings are expected."""
+    from rnn_mnist.model import build_model
+
+    model = build_model("simple_rnn", 3)
+    x = np.random.default_rng(2).random((12, ROWS, PIXELS_PER_ROW), dtype=np.float32)
+    with caplog.at_level("WARNING"):
+        table = analysis.accuracy_by_rows_read(model, x, np.arange(12) % NUM_CLASSES)
+    assert list(table.index) == list(analysis.ALL_ROWS)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
 
 
 def test_rows_to_reach_first_row_at_or_above_the_level():
     table = pd.DataFrame(
-        {"all digits": [0.1, 0.5, 0.4, 0.9], 3: [0.0, 0.0, 1.0, 1.0]},
+        {"all digits": [0.1, 0.5, 0.4, 0.9], "3": [0.0, 0.0, 1.0, 1.0]},
         index=pd.Index([1, 2, 3, 4], name="rows read"),
     )
     assert analysis.rows_to_reach(table, 0.5) == 2
     assert analysis.rows_to_reach(table, 0.9) == 4
     assert analysis.rows_to_reach(table, 0.95) is None
-    assert analysis.rows_to_reach(table, 1.0, column=3) == 3
+    assert analysis.rows_to_reach(table, 1.0, column="3") == 3
+
+
+def test_rows_to_reach_per_class_is_an_integer_or_missing():
+    rows = pd.Index(range(1, ROWS + 1), name="rows read")
+    table = pd.DataFrame({"all garments": np.linspace(0, 1, ROWS)}, index=rows)
+    for position, name in enumerate(FASHION_CLASS_NAMES):
+        table[name] = np.linspace(0, 1, ROWS) if position < 9 else np.zeros(ROWS)
+    table["T-shirt/top"] = [0.0] * 10 + [1.0] * 18
+    needed = analysis.rows_to_reach_per_class(table, fraction=0.9)
+    assert needed.index.tolist() == list(FASHION_CLASS_NAMES)
+    assert needed["T-shirt/top"] == 11 and needed["Trouser"] == 26
+    assert pd.isna(needed["Ankle boot"])  # never right, so there is no row to name
+    assert str(needed.dtype) == "Int64" and needed.name == "rows to 90% of final accuracy"
+    assert "nan" not in needed.to_frame().style.format(na_rep="never right").to_html()
 
 
 def test_execution_note_reports_the_loop_and_the_thread_counts_in_effect():

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from rnn_mnist import data
+from rnn_mnist import analysis, data
 from rnn_mnist.config import ConfigError, default_config
 from rnn_mnist.data import (
     CLASS_NAMES,
@@ -79,6 +79,40 @@ def test_class_names_travel_with_the_arrays(fashion, mnist):
     assert fashion.class_names == FASHION_CLASS_NAMES == class_names_for("fashion_mnist")
     assert fashion.class_names[6] == "Shirt" and fashion.class_names[2] == "Pullover"
     assert mnist.dataset == "mnist" and mnist.class_names == CLASS_NAMES == tuple("0123456789")
+
+
+def test_fingerprints_check_each_datasets_own_hashes(fashion, mnist):
+    table = analysis.array_fingerprints(fashion)
+    assert table["matches"].all()
+    assert table.loc["x_train", "shape"] == (60000, 28, 28)
+    assert table.loc["y_test", "pinned sha256"] == FASHION_MNIST_ARRAY_SHA256["y_test"]
+    assert analysis.array_fingerprints(mnist)["matches"].all()
+    relabelled = MnistArrays(**mnist.arrays(), source="test", dataset="fashion_mnist")
+    assert not analysis.array_fingerprints(relabelled)["matches"].any()
+
+
+def test_the_generic_analysis_names_fashion_mnists_classes(fashion):
+    names = fashion.class_names
+    balance = analysis.class_balance({"train": fashion.y_train, "test": fashion.y_test}, class_names=names)
+    assert balance.index.name == "garment" and balance.index.tolist() == list(FASHION_CLASS_NAMES)
+    assert balance.loc["Shirt"].tolist() == [6000, 1000] and balance["train"].sum() == 60000
+    grid = analysis.sample_indices_per_class(fashion.y_train, 3, seed=0, class_names=names)
+    assert grid.shape == (10, 3) and (fashion.y_train[grid] == np.arange(10)[:, None]).all()
+    # a model that answers "Shirt" for every test image: right on the shirts only
+    always_shirt = np.full(len(fashion.y_test), names.index("Shirt"))
+    accuracy = analysis.per_class_accuracy(fashion.y_test, always_shirt, class_names=names)
+    assert accuracy["Shirt"] == 1.0 and accuracy.drop("Shirt").eq(0).all()
+    pairs = analysis.most_confused_pairs(fashion.y_test, always_shirt, top=None, class_names=names)
+    assert len(pairs) == 9 and set(pairs["predicted"]) == {"Shirt"}
+    assert pairs.loc[1, ["true", "count", "share of class"]].tolist() == ["T-shirt/top", 1000, 1.0]
+
+
+def test_shirts_and_pullovers_mean_images_differ_row_by_row(fashion):
+    shirt, pullover = fashion.class_names.index("Shirt"), fashion.class_names.index("Pullover")
+    difference = analysis.row_difference(fashion.x_train, fashion.y_train, shirt, pullover)
+    assert difference.shape == (28,) and 0 < difference.max() < 1
+    means = analysis.class_means(fashion.x_train, fashion.y_train, (shirt, pullover))
+    np.testing.assert_allclose(np.abs(means[0] - means[1]).mean(axis=1), difference)
 
 
 def test_unknown_dataset_names_the_allowed_ones():

@@ -80,7 +80,7 @@ def test_every_chapter_has_the_book_frame(path):
         )
 
 
-ALLOWED_IMPORTS = {"rnn_mnist", "numpy", "pandas", "matplotlib", "sklearn", "keras", "tensorflow", "IPython"}
+ALLOWED_IMPORTS = {"math", "rnn_mnist", "numpy", "pandas", "matplotlib", "sklearn", "keras", "tensorflow", "IPython"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

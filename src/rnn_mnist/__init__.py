@@ -11,7 +11,15 @@ The package behind the book. The lesson, one module per arrow::
 no chapter needs it.
 """
 
-from .config import ConfigError, TrainingConfig, book_recipe, config_from_parameters, default_config, recipe, seed_recipe
+from .config import (
+    ConfigError,
+    TrainingConfig,
+    book_recipe,
+    config_from_parameters,
+    default_config,
+    recipe,
+    seed_recipe,
+)
 from .data import CLASS_NAMES, DataSourceError, VerificationError, load_mnist, load_mnist_arrays
 from .model import build_model, lstm_parameter_count
 from .runs import TrainingRun, ensure_trained, find_run

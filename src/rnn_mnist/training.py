@@ -118,6 +118,8 @@ def fit_into(
     """Build the config's model and fit it with :func:`~rnn_mnist.recipe.fit_recipe`, logging into ``run_dir``."""
     align_history_with_backup(run_dir)
     model = build_model_for(config)
+    # Compiled for evaluation, so best.keras loads ready for evaluate (fit_recipe compiles what it fits).
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [
         EpochTimer(),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
