@@ -118,6 +118,9 @@ def test_split_table_says_when_validation_is_the_test_set():
     assert "training set" in honest.loc["validation", "drawn from"]
     seed = analysis.split_table(splits(True))
     assert "test set" in seed.loc["validation", "drawn from"]
+    assert honest.loc["train", "drawn from"] == "MNIST training set"
+    clothes = SimpleNamespace(**vars(splits(False)), dataset="fashion_mnist")
+    assert analysis.split_table(clothes).loc["test", "drawn from"] == "Fashion-MNIST test set"
 
 
 # -- model --------------------------------------------------------------------------
@@ -199,7 +202,7 @@ def test_run_summary_reads_config_and_metrics():
     table = analysis.run_summary({"mine": run})
     row = table.loc["mine"]
     assert row["steps per epoch"] == 10
-    assert row["validation"] == "5000 held-out images"
+    assert row["validation"] == "5,000 held-out images"
     assert row["test accuracy"] == 0.9
     assert row["device"] == "CPU only"
     assert row["median seconds per epoch"] == 2.5

@@ -89,7 +89,8 @@ def test_comparison_table_and_its_reading():
     assert table.loc["slow", "seconds per epoch"] == 10.0 and table.loc["fast", "parameters"] == 900
     text = comparison.describe_comparison(table, 0.98, test_images=10_000)
     assert text.startswith("The fast has the best test accuracy (98.40%), more than 0.5 percentage points ahead "
-                           "of the next, the slow (96.90%).")
+                           "of the others: the slow (96.90%).")
+    assert "below the best" not in text
     assert "1 of 2 models reached 98%" in text and "No model" not in text
     both = comparison_table(runs, thresholds=(0.95, 0.98))
     assert both.loc["fast", "epochs to 95%"] == 1 and both.loc["slow", "epochs to 95%"] == 2
@@ -111,13 +112,14 @@ def test_accuracies_within_the_noise_are_not_ranked():
     text = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, test_images=10_000)
     assert text.startswith("The GRU and the LSTM are within 0.5 percentage points of the best test accuracy "
                            "(98.85%, 98.71%). With one seed and this many test images a gap that small is "
-                           "noise: it does not rank them. Further behind: the SimpleRNN (97.02%).")
+                           "noise: it does not rank them. More than 0.5 percentage points below the best: the SimpleRNN "
+                           "(97.02%).")
     assert "most accurate" not in text
     # on 200 test images even the SimpleRNN's gap is within the sampling error, so all three are level
     assert comparison.noise_margin(0.98, 1000) == pytest.approx(2 * np.sqrt(2 * 0.98 * 0.02 / 1000))
     assert comparison.noise_margin(0.99, 10_000) == comparison.NOISE_MARGIN
     small = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, test_images=200)
-    assert small.startswith("The GRU, the LSTM and the SimpleRNN are within") and "Further behind" not in small
+    assert small.startswith("The GRU, the LSTM and the SimpleRNN are within") and "below the best" not in small
 
 
 def test_the_formatted_table_shows_integers_and_no_nan():
@@ -133,7 +135,12 @@ def test_the_formatted_table_shows_integers_and_no_nan():
 def test_the_dense_gap_is_stated_from_the_numbers():
     table = pd.DataFrame({"test accuracy": [0.9, 0.95, 0.97]}, index=["SimpleRNN", "GRU", "dense (no recurrence)"])
     assert comparison.describe_dense_gap(table) == (
-        "The best recurrent model here, the GRU, scores 95.00%, 2.0 points below the dense network's 97.00%.")
+        "The dense network scores 97.00% on the test images, 2.0 percentage points above all of them; the recurrent "
+        "models score from 90.00% (the SimpleRNN) to 95.00% (the GRU).")
+    table.loc["dense (no recurrence)", "test accuracy"] = 0.92
+    assert "within their range" in comparison.describe_dense_gap(table)
+    table.loc["dense (no recurrence)", "test accuracy"] = 0.85
+    assert "5.0 percentage points below all of them" in comparison.describe_dense_gap(table)
 
 
 def test_a_cell_without_recurrence_gets_gradient_only_at_the_last_row():

@@ -168,18 +168,20 @@ def row_difference(x: np.ndarray, y: np.ndarray, a: int, b: int) -> np.ndarray:
 def split_table(splits) -> pd.DataFrame:
     """The three subsets a run uses: size, where they come from and what each is for.
 
-    ``splits`` is a :class:`rnn_mnist.splits.DataSplits`. When the validation
-    set *is* the test set (the seed notebook's choice) the table says so.
+    ``splits`` is a :class:`rnn_mnist.splits.DataSplits` (of MNIST unless its
+    ``dataset`` says otherwise). When the validation set *is* the test set
+    (the seed notebook's choice) the table says so.
     """
+    title = dataset_info(getattr(splits, "dataset", "mnist")).title
     validation_from = (
-        "MNIST test set (the same images as the test split)"
+        f"{title} test set (the same images as the test split)"
         if splits.validation_is_test
-        else "MNIST training set (held out, never fitted)"
+        else f"{title} training set (held out, never fitted)"
     )
     rows = [
-        ("train", len(splits.y_train), "MNIST training set", "fit the weights, every epoch"),
+        ("train", len(splits.y_train), f"{title} training set", "fit the weights, every epoch"),
         ("validation", len(splits.y_val), validation_from, "watch learning, compare settings, every epoch"),
-        ("test", len(splits.y_test), "MNIST test set", "measure the final model, once"),
+        ("test", len(splits.y_test), f"{title} test set", "measure the final model, once"),
     ]
     return pd.DataFrame(rows, columns=["split", "images", "drawn from", "used to"]).set_index("split")
 
@@ -295,7 +297,7 @@ def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
             "training images": sizes.get("train"),
             "validation": "the test set"
             if metrics.get("validation_is_test")
-            else f"{sizes.get('validation')} held-out images",
+            else f"{sizes.get('validation', 0):,} held-out images",
             "steps per epoch": math.ceil(config.effective_train_size / config.batch_size),
             "median seconds per epoch": _rounded(metrics.get("seconds_per_epoch"), 1),
             "training seconds": _rounded(metrics.get("train_seconds"), 1),

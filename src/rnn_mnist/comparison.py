@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from .analysis import parameter_count
 from .config import TrainingConfig, config_from_parameters
-from .plots import PercentTicks
+from .plots import PercentTicks, row_ticks
 
 #: Parameters of the seed's model, LSTM(128) + Dense(10): every contender's budget.
 DEFAULT_BUDGET = parameter_count("lstm", 128)
@@ -244,18 +244,20 @@ def describe_comparison(
     close = [name for name, value in accuracy.items() if best - value <= margin]
     behind = [name for name in accuracy.index if name not in close]
     points = f"{margin * 100:.1f} percentage points"
-    if len(close) == 1:
+    if len(close) == 1 and behind:
+        rest = ", ".join(f"the {name} ({accuracy[name]:.2%})" for name in behind)
         sentences = [f"The {close[0]} has the best test accuracy ({best:.2%}), more than {points} ahead of "
-                     f"the next, the {accuracy.index[1]} ({accuracy.iloc[1]:.2%})." if len(accuracy) > 1 else
-                     f"The {close[0]} scores {best:.2%} on the test images."]
+                     f"the others: {rest}."]
+    elif len(close) == 1:
+        sentences = [f"The {close[0]} scores {best:.2%} on the test images."]
     else:
         listed = ", ".join(f"{value:.2%}" for value in accuracy[close])
         group = _names(close)
         sentences = [f"{group[0].upper()}{group[1:]} are within {points} of the best test accuracy ({listed}). "
                      "With one seed and this many test images a gap that small is noise: it does not rank them."]
-    if behind:
-        sentences.append(f"Further behind: {_names(behind)} "
-                         f"({', '.join(f'{accuracy[name]:.2%}' for name in behind)}).")
+        if behind:
+            sentences.append(f"More than {points} below the best: {_names(behind)} "
+                             f"({', '.join(f'{accuracy[name]:.2%}' for name in behind)}).")
     fastest = table["seconds per epoch"].idxmin()
     slowest = table["seconds per epoch"].idxmax()
     sentences.append(
@@ -282,17 +284,21 @@ def describe_comparison(
 
 
 def describe_dense_gap(table: pd.DataFrame, dense: str = "dense (no recurrence)") -> str:
-    """The dense baseline against the best recurrent model, with what the gap can and cannot mean."""
+    """Where the dense baseline's test accuracy falls among the recurrent models', in one sentence.
+
+    States the numbers only; it ranks no recurrent model against another.
+    """
     recurrent = table["test accuracy"].drop(dense)
-    best = recurrent.idxmax()
-    gap = float(recurrent[best] - table.loc[dense, "test accuracy"])
-    if gap > 0:
-        comparison = f"{gap * 100:.1f} points above the dense network's {table.loc[dense, 'test accuracy']:.2%}"
-    elif gap < 0:
-        comparison = f"{-gap * 100:.1f} points below the dense network's {table.loc[dense, 'test accuracy']:.2%}"
+    score = float(table.loc[dense, "test accuracy"])
+    low, high = recurrent.idxmin(), recurrent.idxmax()
+    if score > recurrent[high]:
+        where = f"{(score - recurrent[high]) * 100:.1f} percentage points above all of them"
+    elif score < recurrent[low]:
+        where = f"{(recurrent[low] - score) * 100:.1f} percentage points below all of them"
     else:
-        comparison = "level with the dense network"
-    return (f"The best recurrent model here, the {best}, scores {recurrent[best]:.2%}, {comparison}.")
+        where = "within their range"
+    return (f"The dense network scores {score:.2%} on the test images, {where}; the recurrent models score "
+            f"from {recurrent[low]:.2%} (the {low}) to {recurrent[high]:.2%} (the {high}).")
 
 
 def plot_accuracy_against_time(
@@ -362,7 +368,7 @@ def _unrolled_loss(model, x, y, perturbations):
 
 
 def state_gradients(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """‖∂ loss / ∂ state after step t‖ for every image and step, shape ``(len(x), 28)``.
+    """‖∂ loss / ∂ state after step t‖ for every image and step, shape ``(len(x), rows)``.
 
     The state is everything the cell carries to the next step (``h`` for
     SimpleRNN and GRU, ``h`` and ``c`` for LSTM). This is the quantity the
@@ -401,7 +407,7 @@ def state_gradients(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def gradient_by_row(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 250) -> np.ndarray:
-    """Mean over the images of ‖∂ loss / ∂ state after reading row t‖, for t = 1 .. 28.
+    """Mean over the images of ‖∂ loss / ∂ state after reading row t‖, for t = 1 .. the last row.
 
     The learning signal for what the model does at row t has to travel back
     from the loss through every later step. A cell that passes its state on
@@ -416,9 +422,9 @@ def gradient_by_row(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 25
 
 
 def gradient_table(models: Mapping[str, Any], x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    """:func:`gradient_by_row` for each model, relative to its own last row (row 28 = 1).
+    """:func:`gradient_by_row` for each model, relative to its own last row (= 1).
 
-    Indexed by ``row`` (1..28), one column per model.
+    Indexed by ``row`` (1 .. the number of rows), one column per model.
     """
     columns = {}
     for name, model in models.items():
@@ -536,7 +542,7 @@ def untrained_model(config: TrainingConfig):
 
 
 def plot_gradient_by_row(after: pd.DataFrame, before: pd.DataFrame | None = None) -> Figure:
-    """Gradient reaching the state after each row, relative to row 28, on a log scale, one line per model.
+    """Gradient reaching the state after each row, relative to the last row, on a log scale, one line per model.
 
     With ``before`` (the same models at their initial weights) the two are
     drawn side by side on the same scale.
@@ -550,12 +556,12 @@ def plot_gradient_by_row(after: pd.DataFrame, before: pd.DataFrame | None = None
         ax.set_yscale("log")
         ax.axhline(1.0, color="gray", linewidth=0.8)
         ax.set_xlim(0.5, table.index.max() + 0.5)
-        ax.set_xticks([1, 4, 8, 12, 16, 20, 24, 28])
+        ax.set_xticks(row_ticks(int(table.index.max())))
         ax.set_xlabel("rows read (time step t)")
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel("‖∂ loss / ∂ state after row t‖\nrelative to row 28 (log)")
+    axes[0, 0].set_ylabel(f"‖∂ loss / ∂ state after row t‖\nrelative to row {int(after.index.max())} (log)")
     fig.suptitle("How much of the learning signal reaches the state after each row")
     fig.tight_layout()
     return fig

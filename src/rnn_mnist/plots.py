@@ -64,7 +64,7 @@ def _percent() -> PercentTicks:
     return PercentTicks()
 
 
-def _row_ticks(rows: int = ROWS) -> list[int]:
+def row_ticks(rows: int = ROWS) -> list[int]:
     """Row numbers to mark on an axis of rows 1..rows: the first, every fourth and the last."""
     return sorted({1, *range(4, rows + 1, 4), rows})
 
@@ -252,7 +252,7 @@ def plot_class_means(
     pair_means = class_means(x, y, (a, b))
     difference = np.abs(pair_means[0] - pair_means[1])
     rows = difference.shape[0]
-    ticks = _row_ticks(rows)
+    ticks = row_ticks(rows)
     columns = len(classes) + 2
     fig, axes = plt.subplots(1, columns, figsize=(2.1 * columns, 2.9),
                              gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.2]})
@@ -558,7 +558,7 @@ def plot_accuracy_by_rows(
     last = max(int(table.index.max()) for table in lines.values())
     ax.set_xlim(0.5, last + 0.5)
     ax.set_ylim(0, 1.02)
-    ax.set_xticks(_row_ticks(last))
+    ax.set_xticks(row_ticks(last))
     ax.set_xlabel("rows read (time steps)")
     ax.set_ylabel("test accuracy")
     ax.yaxis.set_major_formatter(_percent())
@@ -588,7 +588,7 @@ def plot_accuracy_by_rows_per_class(table: pd.DataFrame) -> Figure:
         extent=(table.index[0] - 0.5, table.index[-1] + 0.5, len(names) - 0.5, -0.5),
     )
     ax.set_yticks(range(len(names)), names)
-    ax.set_xticks(_row_ticks(int(table.index[-1])))
+    ax.set_xticks(row_ticks(int(table.index[-1])))
     ax.set_xlabel("rows read (time steps)")
     ax.set_ylabel(f"true {noun}")
     ax.set_title(f"Accuracy per {noun} after reading the first k rows")
@@ -645,7 +645,7 @@ def plot_reading_trace(
     ax_trace.plot([], [], color="lightgray", label=f"other {plural(noun)}")
     ax_trace.set_xlim(0.5, rows[-1] + 0.5)
     ax_trace.set_ylim(-0.02, 1.02)
-    ax_trace.set_xticks(_row_ticks(rows[-1]))
+    ax_trace.set_xticks(row_ticks(rows[-1]))
     ax_trace.set_xlabel("rows read (time steps)")
     ax_trace.set_ylabel("probability")
     ax_trace.set_title("What the model would answer after each row")
