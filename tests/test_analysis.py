@@ -468,22 +468,3 @@ def test_rows_to_reach_per_class_is_an_integer_or_missing():
     assert pd.isna(needed["Ankle boot"])  # never right, so there is no row to name
     assert str(needed.dtype) == "Int64" and needed.name == "rows to 90% of final accuracy"
     assert "nan" not in needed.to_frame().style.format(na_rep="never right").to_html()
-
-
-def test_execution_note_reports_the_loop_and_the_thread_counts_in_effect():
-    execution = {"backend": "tensorflow", "device_kind": "cpu", "unroll_while_fitting": True,
-                 "cpu_threads": {"intra_op": 1, "inter_op": 2},
-                 "cpu_threads_in_effect": {"intra_op": 1, "inter_op": 2}}
-    note = analysis.execution_note({"execution": execution})
-    assert note == ("Trained on the CPU with tensorflow: the recurrent layer unrolled into 28 straight-line steps while "
-                    "fitting; 1 thread per TensorFlow op, 2 ops at once.")
-    # a kernel that had run TensorFlow before training keeps its pools: the note tells what was used
-    late = {**execution, "cpu_threads_in_effect": {"intra_op": None, "inter_op": None}}
-    assert "the default number of threads per TensorFlow op, the default number of ops at once" in \
-        analysis.execution_note({"execution": late})
-    gpu = {"backend": "jax", "device_kind": "gpu", "unroll_while_fitting": False, "cpu_threads_in_effect": None}
-    assert analysis.execution_note({"execution": gpu}) == (
-        "Trained on the GPU with jax: the recurrent layer run as a loop over its time steps; "
-        "the backend's own thread counts.")
-    older = {k: v for k, v in execution.items() if k != "cpu_threads_in_effect"}
-    assert "not recorded" in analysis.execution_note({"execution": older})

@@ -169,15 +169,3 @@ def test_split_cpu_after_initialisation_raises_instead_of_silently_using_one_dev
         pytest.skip("this process already split its CPU")
     with pytest.raises(RuntimeError):
         distribute.split_cpu(2)
-
-
-def test_reader_note_says_what_ran_where_and_how_to_scale_out(two_device_result):
-    multi_metrics = {"device": {"backend": two_device_result["backend"], "summary": "CPU only"},
-                     "distribution": two_device_result["multi"]["distribution"]}
-    note = distribute.reader_note(multi_metrics)
-    assert "trained data-parallel on 2 devices" in note
-    assert f"Keras **{two_device_result['backend']}** backend" in note
-    assert "ensure_trained(config, distribution=data_parallel())" in note
-    single = distribute.reader_note({"device": {"backend": "tensorflow", "summary": "CPU only (x86_64)"},
-                                     "distribution": two_device_result["single"]["distribution"]})
-    assert "trained on a single device: CPU only (x86_64)" in single

@@ -93,6 +93,7 @@ def test_a_run_writes_every_artefact_with_metrics_last_and_a_stored_model_ready_
     names = {"config.json", "history.csv", "best.keras", "model.keras", "predictions.npz", "metrics.json"}
     assert {p.name for p in tmp_path.iterdir()} == names  # the backup is gone once the run is complete
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert metrics["execution"]["weight_average"] is False  # 3 steps x 2 epochs: too short for an average
     assert (tmp_path / "metrics.json").stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in tmp_path.iterdir())
     history = read_history(tmp_path / "history.csv")
     assert history["epoch"] == [0.0, 1.0] and len(history["epoch_seconds"]) == 2

@@ -40,7 +40,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from .config import TrainingConfig
 from .data import ARRAY_NAMES, CLASS_NAMES, DATASET_INFO, MnistArrays, array_sha256, dataset_info
-from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS, parameter_count  # noqa: F401 (re-exported for the chapters)
 
 #: Every prefix length an image has: read 1 row, 2 rows, ... all of them.
 ALL_ROWS = tuple(range(1, ROWS + 1))
@@ -202,51 +202,6 @@ def weight_table(model) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["layer", "weight", "shape", "parameters"])
-
-
-#: The recurrent cells :func:`parameter_count` knows, and the non-recurrent baseline.
-COUNTED_CELLS = ("dense", "gru", "lstm", "simple_rnn")
-
-
-def parameter_count(
-    cell: str = "lstm",
-    units: int = 128,
-    *,
-    bidirectional: bool = False,
-    reset_after: bool = True,
-    inputs: int = PIXELS_PER_ROW,
-    rows: int = ROWS,
-    classes: int = NUM_CLASSES,
-) -> int:
-    """Trainable parameters of ``build_model(cell, units, bidirectional=...)``, by formula.
-
-    Every recurrent cell has, per gate, an input kernel ``inputs x units``, a
-    recurrent kernel ``units x units`` and a bias of ``units``: SimpleRNN has
-    one such set, LSTM four (input, forget and output gates, candidate), GRU
-    three (update and reset gates, candidate). Keras builds its GRU with
-    ``reset_after=True`` (the reset gate applied after the recurrent matrix
-    product, as cuDNN does), which gives every gate a second bias for the
-    recurrent part: ``3 x units`` more than the textbook GRU
-    (``reset_after=False``). A bidirectional layer holds two cells and passes
-    on both final states. The dense baseline is one ReLU layer on the
-    flattened image, ``rows * inputs`` numbers. The classifier head is
-    ``Dense(classes)`` on the features.
-    """
-    if cell == "dense":
-        if bidirectional:
-            raise ValueError("the dense baseline has no direction to double")
-        features = units
-        body = rows * inputs * units + units
-    else:
-        per_gate = units * (inputs + units) + units
-        gru_biases = units if reset_after else 0
-        gates = {"simple_rnn": per_gate, "lstm": 4 * per_gate, "gru": 3 * (per_gate + gru_biases)}
-        if cell not in gates:
-            raise ValueError(f"Invalid value for 'cell': {cell!r}. Allowed: one of {', '.join(COUNTED_CELLS)}.")
-        directions = 2 if bidirectional else 1
-        features = directions * units
-        body = directions * gates[cell]
-    return body + features * classes + classes
 
 
 # -- chapter 3: training ----------------------------------------------------------
@@ -424,34 +379,6 @@ def device_note(device: Mapping[str, Any]) -> str:
         f"**Running on an accelerator** ({summary}), but without the fused cuDNN kernel, so "
         "the LSTM runs as a generic loop of operations."
     )
-
-
-def execution_note(metrics: Mapping[str, Any]) -> str:
-    """How a stored run's training was executed: its recurrent loop and TensorFlow's thread counts.
-
-    Reads ``metrics["execution"]`` (see :class:`rnn_mnist.training.ExecutionPlan`).
-    Runs stored before the thread counts were recorded say so instead of guessing.
-    """
-    execution = metrics.get("execution") or {}
-    kind = execution.get("device_kind")
-    device = {"cpu": "CPU", "gpu": "GPU"}.get(kind, kind or "unknown device")
-    loop = (
-        "the recurrent layer unrolled into 28 straight-line steps while fitting"
-        if execution.get("unroll_while_fitting")
-        else "the recurrent layer run as a loop over its time steps"
-    )
-    if "cpu_threads_in_effect" not in execution:
-        threads = "thread counts not recorded (the run was stored before they were)"
-    elif execution["cpu_threads_in_effect"] is None:
-        threads = "the backend's own thread counts"
-    else:
-        counts = execution["cpu_threads_in_effect"]
-        per_op, at_once = counts.get("intra_op"), counts.get("inter_op")
-        threads = (
-            f"{per_op or 'the default number of'} thread{'s' if per_op != 1 else ''} per TensorFlow op, "
-            f"{at_once or 'the default number of'} op{'s' if at_once != 1 else ''} at once"
-        )
-    return f"Trained on the {device} with {execution.get('backend', 'an unknown backend')}: {loop}; {threads}."
 
 
 # -- chapter 4: learning curves ------------------------------------------------------

@@ -61,15 +61,54 @@ def build_model_for(config: TrainingConfig) -> keras.Model:
     return build_model(config.cell, config.units, bidirectional=config.bidirectional, dropout=config.dropout)
 
 
+def parameter_count(
+    cell: str = "lstm",
+    units: int = 128,
+    *,
+    bidirectional: bool = False,
+    reset_after: bool = True,
+    inputs: int = PIXELS_PER_ROW,
+    rows: int = ROWS,
+    classes: int = NUM_CLASSES,
+) -> int:
+    """Trainable parameters of ``build_model(cell, units, bidirectional=...)``, by formula.
+
+    Every recurrent cell has, per gate, an input kernel ``inputs x units``, a
+    recurrent kernel ``units x units`` and a bias of ``units``: SimpleRNN has
+    one such set, LSTM four (input, forget and output gates, candidate), GRU
+    three (update and reset gates, candidate). Keras builds its GRU with
+    ``reset_after=True`` (the reset gate applied after the recurrent matrix
+    product, as cuDNN does), which gives every gate a second bias for the
+    recurrent part: ``3 x units`` more than the textbook GRU
+    (``reset_after=False``). A bidirectional layer holds two cells and passes
+    on both final states. The dense baseline is one ReLU layer on the
+    flattened image, ``rows * inputs`` numbers. The classifier head is
+    ``Dense(classes)`` on the features.
+    """
+    if cell == "dense":
+        if bidirectional:
+            raise ValueError("the dense baseline has no direction to double")
+        features = units
+        body = rows * inputs * units + units
+    else:
+        per_gate = units * (inputs + units) + units
+        gru_biases = units if reset_after else 0
+        gates = {"simple_rnn": per_gate, "lstm": 4 * per_gate, "gru": 3 * (per_gate + gru_biases)}
+        if cell not in gates:
+            raise ValueError(f"Invalid value for 'cell': {cell!r}. Allowed: one of {', '.join(CELLS)}.")
+        directions = 2 if bidirectional else 1
+        features = directions * units
+        body = directions * gates[cell]
+    return body + features * classes + classes
+
+
 def lstm_parameter_count(units: int = 128, inputs: int = PIXELS_PER_ROW, classes: int = NUM_CLASSES) -> int:
-    """Parameters of LSTM(units) + Dense(classes), counted by hand.
+    """Parameters of LSTM(units) + Dense(classes), counted by hand: :func:`parameter_count` for ``"lstm"``.
 
     Each of the four gates (input, forget, cell candidate, output) has a kernel
     ``inputs x units``, a recurrent kernel ``units x units`` and a bias ``units``.
     """
-    gates = 4 * (units * (inputs + units) + units)
-    head = classes * units + classes
-    return gates + head
+    return parameter_count("lstm", units, inputs=inputs, classes=classes)
 
 
 def prefix_reader(model: keras.Model) -> keras.Model:

@@ -225,7 +225,8 @@ def train_into(
             verbose=verbose, extra_callbacks=extra_callbacks,
         )
         scores = evaluate_and_predict(fitted.model, splits)
-        return store_run(config, run_dir, splits, fitted, scores, execution={"cpu_threads_in_effect": threads})
+        execution = {"cpu_threads_in_effect": threads, "weight_average": bool(fitted.model.optimizer.use_ema)}
+        return store_run(config, run_dir, splits, fitted, scores, execution=execution)
 
 
 def align_history_with_backup(run_dir: Path) -> None:

@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import os
 
-import keras
+from ..device import backend_name
 
 #: Machines with at most this many usable cores get one thread per TensorFlow op.
 FEW_CORES = 2
-
-
-def backend_name() -> str:
-    return keras.backend.backend()
 
 
 def usable_cores() -> int:

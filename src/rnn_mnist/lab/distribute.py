@@ -22,8 +22,8 @@ A reader with several GPUs writes::
 One difference on TensorFlow: Keras cannot overwrite the weights with their
 moving average inside a replicated training step, so under
 ``MirroredStrategy`` the recipe's weight average is left out
-(:func:`distributed_config`); ``metrics.json`` records the config that was
-fitted. JAX's ``DataParallel`` keeps it.
+(:func:`distributed_config`); ``metrics.json`` says whether the average was
+used (``execution.weight_average``). JAX's ``DataParallel`` keeps it.
 
 With one device there is nothing to split, and ``distribution=None`` (the
 default) trains exactly as before. The stored run is the same format either
@@ -184,35 +184,3 @@ def describe_distribution() -> dict[str, Any]:
                 "devices": [str(d) for d in mesh.devices.flatten()],
             }
     return {"kind": "single device", "replicas": 1, "devices": []}
-
-
-def reader_note(metrics: dict[str, Any]) -> str:
-    """Markdown for a chapter: what a stored run was trained on, and how to use several devices.
-
-    ``metrics`` is a run's ``metrics.json`` (``TrainingRun.metrics``).
-    """
-    device = metrics.get("device", {})
-    setting = metrics.get("distribution") or {"kind": "single device", "replicas": 1, "devices": []}
-    backend = device.get("backend", _backend())
-    if setting["replicas"] > 1:
-        where = (
-            f"data-parallel on {setting['replicas']} devices ({setting['kind']}: "
-            f"{', '.join(setting['devices'])}), each replica taking an equal share of every batch"
-        )
-    else:
-        where = f"on a single device: {device.get('summary', 'no device recorded')}"
-    return (
-        f"**What was run where.** This run was trained {where}, with the Keras **{backend}** backend.\n\n"
-        "**With several GPUs**, pass a data-parallel distribution to the same call; nothing else "
-        "changes:\n\n"
-        "```python\n"
-        "from rnn_mnist.lab.distribute import data_parallel\n"
-        "run = ensure_trained(config, distribution=data_parallel())  # every visible GPU\n"
-        "```\n\n"
-        "`config.batch_size` stays the *global* batch: with N GPUs each one computes the gradients "
-        "of batch_size / N images, and the gradients are summed across GPUs before every update, so "
-        "the run follows the same recipe as on one device. On TensorFlow this is "
-        "`tf.distribute.MirroredStrategy`, on JAX `keras.distribution.DataParallel`. The test suite "
-        "runs it for real on a CPU split into two logical devices and checks that it matches a "
-        "one-device run of the same config."
-    )
