@@ -205,6 +205,13 @@ def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
     return page
 
 
+def write_intro_figure(root: Path, profile_values: dict[str, Any]) -> Path:
+    """``book/_static/landing.png``, the intro page's figure, drawn from the book's stored run."""
+    from .landing import write_landing_figure
+
+    return write_landing_figure(root, profile_values)
+
+
 def jupyter_book_command() -> list[str]:
     local = Path(sys.executable).with_name("jupyter-book")
     return [str(local) if local.exists() else (shutil.which("jupyter-book") or "jupyter-book")]
@@ -233,6 +240,7 @@ def build_book(root: Path, profile: str = "full", build_html_site: bool = True) 
         execute_chapter(root, name, parameters)
         timings[name] = time.perf_counter() - started
     write_results_page(root, profile_values)
+    write_intro_figure(root, profile_values)
     html = root / BOOK_DIR / "_build" / "html"
     if build_html_site:
         started = time.perf_counter()
