@@ -106,7 +106,7 @@ def draw_lstm_cell(ax=None) -> Figure:
     ax.text(9.7, 4.12, r"$\tanh$", ha="center", va="center", fontsize=12, zorder=3, gid="op:tanh")
     _path(ax, [(9.7, 3.85), (9.7, 3.3)])
     _path(ax, [(8.3 + 0.62, gate_y), (9.4, gate_y)])
-    ax.text(9.05, gate_y - 0.12, r"$o_t$", ha="center", va="top", fontsize=14, gid="symbol:o")
+    ax.text(9.12, gate_y + 0.1, r"$o_t$", ha="center", va="bottom", fontsize=14, gid="symbol:o")
     _operator(ax, (9.7, gate_y), r"$\odot$", "op:output")
     _path(ax, [(9.7, gate_y - 0.3), (9.7, h_y), (13.2, h_y)])
     ax.text(13.2, h_y + 0.2, r"$h_t$", ha="right", va="bottom", fontsize=15, gid="state:h")
