@@ -53,7 +53,9 @@ def test_the_cell_has_its_inputs_states_gates_and_activations(cell_figure):
 
 def test_the_cells_equations_are_the_chapters(cell_figure):
     chapter = "\n".join(c.source for c in nbformat.read(CHAPTER_2, as_version=4).cells if c.cell_type == "markdown")
-    equations = [t.get_text() for ax in cell_figure.axes for t in ax.texts if t.get_gid() and t.get_gid().startswith("equation:")]
+    equations = [
+        t.get_text() for ax in cell_figure.axes for t in ax.texts if (t.get_gid() or "").startswith("equation:")
+    ]
     assert len(equations) == 2
     written = {normalised(line.split(r"&&")[0]) for line in chapter.splitlines() if "&=" in line}
     for equation in equations:

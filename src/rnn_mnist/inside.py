@@ -86,7 +86,8 @@ def plot_gates_and_states(
         ax_gates.set_ylabel("mean over units")
         ax_gates.grid(alpha=0.3)
         heat = ax_state.imshow(
-            steps["h"][n].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest", extent=(0.5, rows + 0.5, steps["h"].shape[2], 0)
+            steps["h"][n].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+            extent=(0.5, rows + 0.5, steps["h"].shape[2], 0),
         )
         ax_state.set_ylabel("unit")
         if n == 0:
