@@ -41,8 +41,8 @@ def row_reader(model):
 def export_onnx(model, path):
     """Write ``model`` to ``path`` as ONNX; the file appears only once it is complete.
 
-    Keras reads the input signature from the model's first call, so ``model``
-    must have been called once (``predict`` does it).
+    Keras's exporter refuses a model that has never been called, so call
+    ``model`` once first (``predict`` does).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
