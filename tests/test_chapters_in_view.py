@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-CHAPTERS = ("04_learning_curves", "05_confusion_matrix", "06_error_analysis")
+CHAPTERS = ("04_learning_curves", "05_confusion_matrix", "06_error_analysis", "09_taking_the_model_out_of_python")
 ENDING = ("Summary", "Exercises", "What's next", "Resources and references")
 DETAILS_CALL = "rnn_mnist.reproducibility.details(config=config, run=run)"
 DETAILS_INTRO = "Versions, device and the stored run, for anyone reproducing this page:"
