@@ -7,7 +7,6 @@ Fashion-MNIST's garment names: the same functions serve both datasets.
 from __future__ import annotations
 
 import re
-
 from types import SimpleNamespace
 
 import numpy as np
