@@ -73,7 +73,7 @@ def synthetic_mnist() -> MnistArrays:
     )
 
 
-BOOK_SOURCES = ("notebooks", "book/intro.md", "_config.yml", "_toc.yml")
+BOOK_SOURCES = ("notebooks", "book/intro.md", "book/bibliography.md", "book/references.bib", "_config.yml", "_toc.yml")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Fashion-MNIST's garment names: the same functions serve both datasets.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -208,6 +209,38 @@ def test_run_summary_reads_config_and_metrics():
     assert row["median seconds per epoch"] == 2.5
 
 
+def summary_run(train: int, parameters: int | None, accuracy: float) -> SimpleNamespace:
+    return SimpleNamespace(
+        config=TrainingConfig(epochs=29, batch_size=128, train_size=train),
+        metrics={
+            "sizes": {"train": train, "validation": 5000, "test": 500},
+            "seconds_per_epoch": 2.54,
+            "train_seconds": 75.3,
+            "test_accuracy": accuracy,
+            "parameters": parameters,
+            "device": {"summary": "CPU only"},
+        },
+    )
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_styled_run_summary_shows_counts_as_integers_and_missing_values_as_a_dash(transpose):
+    runs = {"book": summary_run(2000, 81674, 0.9925), "other": summary_run(55000, None, 0.5)}
+    html = analysis.styled_run_summary(analysis.run_summary(runs), transpose=transpose).to_html()
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
+    for shown in ("29", "128", "2,000", "55,000", "81,674", "99.25%", "50.00%", "2.5", "75.3", "16", "430"):
+        assert shown in cells, (shown, cells)
+    assert analysis.MISSING in cells  # the run without a parameter count
+    assert not [c for c in cells if re.fullmatch(r"[\d,]+\.0+|nan|NaN|None|<NA>", c)], cells
+
+
+def test_recipe_reasons_say_what_keras_does():
+    reasons = analysis.RECIPE_REASONS
+    assert "casts the inputs" in reasons["input_dtype"] and "float32" in reasons["input_dtype"]
+    assert "each weight tensor" in reasons["clipnorm"] and "global_clipnorm" in reasons["clipnorm"]
+    assert "end of every epoch" in reasons["ema_momentum"] and "ema_overwrite_frequency" in reasons["ema_momentum"]
+
+
 def test_recipe_differences_lists_only_changed_fields_with_reasons():
     seed, book = seed_recipe(), default_config()
     table = analysis.recipe_differences(seed, book)
@@ -278,7 +311,10 @@ def test_describe_fit_says_still_learning_or_levelled_off():
     text = analysis.describe_fit(flat)
     assert "levelled off" in text and "within 1%" in text
     ahead = dict(HISTORY, val_accuracy=[0.7, 0.85, 0.95])
-    assert "averages training accuracy" in analysis.describe_fit(ahead)
+    text = analysis.describe_fit(ahead)
+    assert "averages training accuracy" in text
+    assert "random shifts" in text and "weight average" in text  # the other two possible causes
+    assert "may" in text  # named as possibilities: the log alone cannot tell them apart
 
 
 # -- confusion matrix ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,186 @@ def test_the_intro_lists_every_chapter_and_no_chapter_claims_to_be_the_last(smal
     for chapter in CHAPTERS[:-1]:
         text = page(small_book, f"notebooks/{chapter}").get_text()
         assert "last chapter" not in text.lower(), f"{chapter} says it is the last chapter"
+
+
+# -- citations and the bibliography ---------------------------------------------------------
+BIB_KEYS = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), re.MULTILINE)
+CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+
+
+def cited_keys(chapter: str) -> set[str]:
+    cells = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return {key.strip() for keys in CITE_ROLE.findall(text) for key in keys.split(",")}
+
+
+def test_references_bib_has_the_works_the_book_must_cite():
+    required = {
+        "hochreiter1997lstm", "gers2000forget", "cho2014gru", "schuster1997bidirectional",
+        "bengio1994learning", "pascanu2013difficulty", "le2015irnn", "lecun1998mnist",
+        "xiao2017fashion", "loshchilov2017sgdr", "kingma2015adam", "polyak1992averaging",
+    }
+    assert required <= set(BIB_KEYS)
+    assert len(BIB_KEYS) == len(set(BIB_KEYS)), "a key appears twice in references.bib"
+    entries = re.split(r"^@", (ROOT / "book" / "references.bib").read_text(), flags=re.MULTILINE)[1:]
+    for entry in entries:
+        assert re.search(r"^\s*(doi|url)\s*=", entry, re.MULTILINE), f"no DOI or URL: {entry.splitlines()[0]}"
+        for field in ("author", "title", "year"):
+            assert re.search(rf"^\s*{field}\s*=", entry, re.MULTILINE), f"no {field}: {entry.splitlines()[0]}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_cites_only_keys_of_the_bibliography(chapter):
+    keys = cited_keys(chapter)
+    assert keys, f"{chapter} cites nothing with {{cite}}"
+    assert keys <= set(BIB_KEYS), keys - set(BIB_KEYS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_citations_render_as_links_to_the_bibliography(small_book, chapter):
+    soup = page(small_book, f"notebooks/{chapter}")
+    text = soup.get_text()
+    assert "{cite" not in text and "could not find bibtex key" not in text.lower()
+    links = [a["href"] for a in soup.select("main a[href], article a[href]") if "bibliography.html#" in a["href"]]
+    assert len(links) >= len(cited_keys(chapter)), links
+
+
+def test_the_bibliography_page_lists_every_entry(small_book):
+    soup = page(small_book, "bibliography")
+    listed = soup.select("div.citation, dl.citation > dt, .bibliography dt, div[role=doc-biblioentry]")
+    text = soup.get_text(" ")
+    assert len(listed) >= len(BIB_KEYS), len(listed)
+    for needle in ("Hochreiter", "Long short-term memory", "Fashion-MNIST", "10.1162/neco.1997.9.8.1735"):
+        assert needle.lower() in text.lower(), needle
+
+
+def test_the_sphinx_build_left_no_unresolved_citation(small_book):
+    html = small_book / "book/_build/html"
+    for page_path in html.rglob("*.html"):
+        text = page_path.read_text()
+        assert "could not find bibtex key" not in text.lower(), page_path
+        assert not re.search(r"\{cite(?::[a-z]+)?\}`", text), page_path
+    # Every citation in the built pages points at an entry that exists on the bibliography page.
+    targets = {tag.get("id") for tag in page(small_book, "bibliography").find_all(id=True)}
+    for chapter in CHAPTERS:
+        for link in page(small_book, f"notebooks/{chapter}").select("a[href*='bibliography.html#']"):
+            assert link["href"].split("#", 1)[1] in targets, (chapter, link["href"])
+
+
+# -- the end of every chapter: exercises and references (sources) ----------------------------
+def section(source: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", source, re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else ""
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_has_exercises_with_collapsed_solutions_and_references(chapter):
+    cells = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    exercises = section(text, "Exercises")
+    numbered = re.findall(r"^(?:\*\*\d+\. |\d+\. \*\*)", exercises, re.MULTILINE)
+    assert len(numbered) >= 2, f"{chapter}: {len(numbered)} exercises"
+    solutions = re.findall(r"^\s*:::\{dropdown\} Solution", exercises, re.MULTILINE)
+    assert len(solutions) >= len(numbered), f"{chapter}: {len(solutions)} collapsed solutions"
+    assert re.search(rf"papermill {chapter}\.ipynb \S+\.ipynb( -p \w+ \S+)+", exercises), chapter
+    references = section(text, "Resources and references")
+    assert len(re.findall(r"^[*-] ", references, re.MULTILINE)) >= 3, chapter
+    assert CITE_ROLE.search(references), f"{chapter} names no paper with {{cite}}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_solutions_are_collapsed_on_the_page(small_book, chapter):
+    soup = page(small_book, f"notebooks/{chapter}")
+    dropdowns = soup.select("details.sd-dropdown")
+    assert len(dropdowns) >= 2
+    assert all(not d.has_attr("open") for d in dropdowns)
+
+
+# -- readable tables --------------------------------------------------------------------------
+#: Columns and rows that hold counts: a cell there must read as an integer.
+COUNT_HEADER = re.compile(
+    r"\b(support|count|epochs?|parameters|images|units|answers|steps per epoch|batch size|rows? to|rank)\b",
+    re.IGNORECASE,
+)
+FLOAT_FOR_INTEGER = re.compile(r"^\d[\d,]*\.0+$|^\d+\.\d{6}$")
+#: A missing number shown raw. ("None" is left to count cells: a config table shows it as a value.)
+MISSING_SHOWN_RAW = re.compile(r"^(nan|NaN|<NA>|NaT)$")
+
+
+def rendered_tables(book_root: Path, name: str):
+    soup = page(book_root, name)
+    for block in soup.find_all("details"):
+        if "Reproducibility details" in block.get_text():
+            block.decompose()
+    for table in soup.select("main table, article table"):
+        def texts(rows):
+            return [[cell.get_text(" ", strip=True) for cell in tr.find_all(["th", "td"])] for tr in rows]
+
+        head = table.find("thead")
+        header = texts(head.find_all("tr")) if head else []
+        body = texts(tr for tr in table.find_all("tr") if not (head and tr.find_parent("thead")))
+        yield header, [row for row in body if row]
+
+
+def count_cells(header_rows: list[list[str]], rows: list[list[str]]):
+    """(where, cell) for every body cell whose column or row is named like a count."""
+    for row in rows:
+        label = row[0] if row else ""
+        for position, cell in enumerate(row[1:], start=1):
+            column = " ".join(h[position] for h in header_rows if len(h) > position)
+            if COUNT_HEADER.search(label) or COUNT_HEADER.search(column):
+                yield f"{label} / {column}", cell
+
+
+@pytest.mark.parametrize("name", ["results", *(f"notebooks/{c}" for c in CHAPTERS)])
+def test_no_table_prints_a_float_where_an_integer_is_meant_or_a_raw_missing_value(small_book, name):
+    found_counts = 0
+    for header, rows in rendered_tables(small_book, name):
+        for row in rows:
+            for cell in row:
+                assert not MISSING_SHOWN_RAW.match(cell), f"{name}: a table cell reads {cell!r}: {row}"
+        for where, cell in count_cells(header, rows):
+            found_counts += 1
+            assert not FLOAT_FOR_INTEGER.match(cell), f"{name}: {where} reads {cell!r}"
+            assert cell != "None", f"{name}: {where} reads 'None'"
+            if re.fullmatch(r"\d{4,}", cell):
+                pytest.fail(f"{name}: {where} reads {cell!r} without thousands separators")
+    if name in {"results", "notebooks/02_building_the_lstm", "notebooks/03_training", "notebooks/05_confusion_matrix"}:
+        assert found_counts, f"{name}: no count column recognised; the check would pass vacuously"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_has_alt_text_that_describes_it(small_book, chapter):
+    images = page(small_book, f"notebooks/{chapter}").select(".cell_output img")
+    for image in images:
+        alt = image.get("alt", "")
+        assert len(alt.split()) >= 6 and not re.search(r"[0-9a-f]{16,}|_images/|\.png", alt), (chapter, alt)
+
+
+# -- the results page covers every chapter -------------------------------------------------
+def test_results_page_covers_every_chapter_and_the_runs_of_chapters_7_and_8(small_book):
+    soup = page(small_book, "results")
+    links = {a["href"].split("#")[0] for a in soup.find_all("a", href=True)}
+    for chapter in CHAPTERS:
+        assert f"notebooks/{chapter}.html" in links, f"the results page does not link {chapter}"
+    text = soup.get_text(" ")
+    for needle in ("Which recurrent cell?", "GRU(", "SimpleRNN(", "bidirectional LSTM(", "Dense(",
+                   "LSTM on Fashion-MNIST", "LSTM on MNIST"):
+        assert needle in text, needle
+
+
+def test_results_page_lists_a_chapter_it_does_not_know(small_book, tmp_path):
+    from rnn_mnist.book import load_profile, write_results_page
+
+    root = tmp_path / "copy"
+    shutil.copytree(small_book / "notebooks", root / "notebooks")
+    (root / "book").mkdir()
+    toc = yaml.safe_load((small_book / "_toc.yml").read_text())
+    toc["chapters"].insert(-2, {"file": "notebooks/09_new"})
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
+    source = json.loads((root / "notebooks/08_beyond_digits.ipynb").read_text())
+    source["cells"][1]["source"] = ["# A ninth chapter\n"]
+    (root / "notebooks/09_new.ipynb").write_text(json.dumps(source))
+    page_text = write_results_page(root, load_profile(ROOT, "small")).read_text()
+    assert "[9. A ninth chapter](notebooks/09_new.ipynb)" in page_text
+    assert "GRU(" in page_text and "LSTM on Fashion-MNIST" in page_text

@@ -17,7 +17,7 @@ Grouped by the chapter that first needs them:
   :func:`sample_indices_per_class`, :func:`split_table`, :func:`class_means`,
   :func:`row_difference`
 * model: :func:`weight_table`, :func:`parameter_count`
-* training: :func:`history_frame`, :func:`run_summary`,
+* training: :func:`history_frame`, :func:`run_summary`, :func:`styled_run_summary`,
   :func:`recipe_differences`, :func:`learning_rate_curve`, :func:`device_note`
 * learning curves: :func:`fit_summary`, :func:`describe_fit`
 * confusion matrix: :func:`per_class_accuracy`, :func:`classification_table`,
@@ -263,6 +263,50 @@ def run_summary(runs: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+#: How each column of :func:`run_summary` reads: counts with thousands separators, times to a
+#: tenth of a second, accuracy as a percentage.
+RUN_SUMMARY_FORMATS = {
+    "epochs": "{:,}",
+    "batch size": "{:,}",
+    "training images": "{:,}",
+    "steps per epoch": "{:,}",
+    "median seconds per epoch": "{:.1f}",
+    "training seconds": "{:.1f}",
+    "test accuracy": "{:.2%}",
+    "parameters": "{:,}",
+}
+
+#: What a table shows where a value is missing (instead of "nan" or "None").
+MISSING = "—"
+
+
+def styled_run_summary(table: pd.DataFrame, *, transpose: bool = False):
+    """:func:`run_summary`'s table for reading (a pandas ``Styler``).
+
+    Counts read as integers with thousands separators (``81,674``, not
+    ``81674.0``), times to a tenth of a second, test accuracy as a percentage,
+    a missing value as ``—``. ``transpose=True`` shows one column per run
+    (the fields as rows), each row formatted by its field.
+    """
+    shown = table.T if transpose else table
+    styler = shown.style.format(na_rep=MISSING)
+    for field, spec in RUN_SUMMARY_FORMATS.items():
+        if field not in table.columns:
+            continue
+        subset = pd.IndexSlice[[field], :] if transpose else pd.IndexSlice[:, [field]]
+        styler = styler.format(lambda value, spec=spec: _formatted(value, spec), subset=subset)
+    return styler
+
+
+def _formatted(value: Any, spec: str) -> str:
+    """``value`` by ``spec``; a count stored as a float (a column with a gap) as an integer, a gap as ``—``."""
+    if value is None or pd.isna(value):
+        return MISSING
+    if spec == "{:,}" and float(value).is_integer():
+        value = int(value)
+    return spec.format(value)
+
+
 #: Why the book's recipe sets each field the way it does (shown only for fields that differ).
 RECIPE_REASONS = {
     "epochs": (
@@ -275,18 +319,24 @@ RECIPE_REASONS = {
     "schedule": "Warm up, then follow a cosine down: large steps early, small careful ones at the end.",
     "warmup_epochs": "Ramping the rate up from a small value avoids big early updates from random weights.",
     "min_learning_rate": "The floor the cosine decays to, so the last epochs still move a little.",
-    "clipnorm": "Caps the gradient norm; recurrent networks occasionally produce exploding gradients.",
+    "clipnorm": (
+        "Keras's clipnorm rescales each weight tensor's gradient on its own so that its norm is at most "
+        "this value (global_clipnorm would cap the norm of all gradients together); recurrent networks "
+        "occasionally produce exploding gradients."
+    ),
     "input_dtype": (
-        "8-bit pixels need no more than float32, which GPUs (and cuDNN) are fast at; float64 doubles memory."
+        "Keras casts the inputs to the layers' float32 either way, so the arithmetic is the same; float64 "
+        "arrays only take twice the memory and are converted on every batch."
     ),
     "validation_size": "Images held out of the training set to validate on, so the test set stays unseen.",
     "validate_on_test": "Validating on the test set lets test images steer decisions; the book never does.",
     "dropout": "Randomly silences features during training to fight over-fitting.",
     "jit_compile": "XLA compilation of the training step (None lets Keras decide).",
     "ema_momentum": (
-        "Evaluates and stores a running average of the weights over the last few hundred steps "
-        "(a shorter memory during the first epochs): smoother than the last step's weights, so a high "
-        "learning rate scores well early."
+        "Keeps a running average of the weights over about the last 1 / (1 - momentum) steps (at most a "
+        "tenth of a short run) and copies it into the model at the end of every epoch "
+        "(ema_overwrite_frequency): validation, the stored model and the next epoch all start from the "
+        "average, which is smoother than the last step's weights."
     ),
     "shift_pixels": (
         "Moves each training image by a random offset of up to this many pixels every time it is seen: "
@@ -455,8 +505,12 @@ def describe_fit(
     elif gap < -gap_tolerance:
         sentences.append(
             f"Validation accuracy ends {-gap * 100:.1f} percentage points above training accuracy. "
-            "That is not magic: Keras averages training accuracy over the whole epoch while the "
-            "weights were still improving, but measures validation accuracy with the end-of-epoch weights."
+            "That is not magic, and the log alone cannot say which of three causes made it: Keras "
+            "averages training accuracy over the whole epoch while the weights were still improving, "
+            "but measures validation accuracy with the end-of-epoch weights; a recipe may change the "
+            "training images only (random shifts), making them harder than the validation images; and "
+            "an optimizer that keeps a weight average (EMA) may validate the averaged weights, which "
+            "can score better than the weights that produced the training numbers."
         )
     else:
         sentences.append(

@@ -139,18 +139,131 @@ def error_outputs(notebook: Path) -> list[int]:
     ]
 
 
-def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
-    """``book/results.md``: what the book's own run measured, generated from the stored run."""
+def chapter_settings(root: Path, name: str, profile_values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters chapter ``name`` ran with: its own defaults, overridden by the profile."""
+    import ast
+
+    import papermill
+
+    declared = papermill.inspect_notebook(str(root / NOTEBOOKS_DIR / f"{name}.ipynb"))
+    settings = {}
+    for parameter, info in declared.items():
+        try:
+            settings[parameter] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            continue  # a default that is an expression; no chapter's runs depend on one
+    settings.update({key: value for key, value in profile_values.items() if key in declared})
+    return settings
+
+
+def chapter_title(root: Path, name: str) -> str:
+    """The first ``# `` heading of the chapter's source notebook (its name if it has none)."""
+    cells = json.loads((root / NOTEBOOKS_DIR / f"{name}.ipynb").read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return name
+
+
+def _run_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: settings.get(key) for key in ("epochs", "batch_size", "train_size", "test_size")} | {
+        "seed": settings.get("seed", 0)
+    }
+
+
+def _training_runs(settings: dict[str, Any]) -> list[tuple[str, Any]]:
     from .config import config_from_parameters
+
+    recipe = settings.get("recipe_name", "book")
+    runs = [("the book's recipe" if recipe == "book" else f"recipe {recipe!r}",
+             config_from_parameters(recipe, **_run_settings(settings)))]
+    if settings.get("compare_with_seed", True) and recipe != "seed":
+        runs.append(("the seed notebook's recipe", config_from_parameters("seed", **_run_settings(settings))))
+    return runs
+
+
+def _comparison_runs(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+    from .comparison import DEFAULT_BUDGET, comparison_base, comparison_configs
+
+    base = comparison_base(settings.get("recipe_name", "book"), **_run_settings(settings))
+    return list(comparison_configs(base, settings.get("parameter_budget", DEFAULT_BUDGET)).items())
+
+
+def _other_dataset_runs(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+    from .comparison import comparison_base
+    from .data import dataset_info
+
+    recipe = settings.get("recipe_name", "book")
+    dataset = settings.get("dataset", "fashion_mnist")
+    return [
+        (f"LSTM on {dataset_info(name).title}", comparison_base(recipe, dataset=name, **_run_settings(settings)))
+        for name in ("mnist", dataset)
+    ]
+
+
+#: The chapters that train models, and the configs of the runs each reads. A chapter that is
+#: not listed here (a new one) still gets its line on the results page, without a run table.
+CHAPTER_RUNS = {
+    "03_training": _training_runs,
+    "07_which_cell": _comparison_runs,
+    "08_beyond_digits": _other_dataset_runs,
+}
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _model_name(config) -> str:
+    """``LSTM(128)``, ``bidirectional LSTM(87)``, ``Dense(103)``: the model a config trains, as a reader writes it."""
+    if config.cell == "dense":
+        return f"Dense({config.units})"
+    cell = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}.get(config.cell, config.cell)
+    return f"{'bidirectional ' if config.bidirectional else ''}{cell}({config.units})"
+
+
+def _run_rows(runs: list[tuple[str, Any]]) -> list[str]:
+    """Markdown table rows for the stored runs among ``runs`` (a run not stored is left out)."""
     from .runs import find_run
 
-    run_parameters = {k: profile_values.get(k) for k in ("epochs", "batch_size", "train_size", "test_size", "seed")}
     rows = []
-    for recipe_name, title in (("book", "The book's recipe"), ("seed", "The seed notebook's recipe")):
-        config = config_from_parameters(recipe_name, **run_parameters)
+    for title, config in runs:
+        run = find_run(config)
+        if run is None:
+            continue
+        m = run.metrics
+        sizes = m.get("sizes", {})
+        rows.append(
+            f"| {title} | {_model_name(config)} | {_count(m.get('parameters'))} | {_count(m.get('epochs'))} | "
+            f"{_count(sizes.get('train'))} | {_count(sizes.get('test'))} | {_percent(m.get('test_accuracy'))} | "
+            f"{m['seconds_per_epoch']:.1f} |"
+        )
+    return rows
+
+
+def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
+    """``book/results.md``: what the book's own run measured, generated from the stored runs.
+
+    The first table is chapter 3's (the book's recipe against the seed notebook's); then
+    every chapter of the table of contents gets a section, with a table of the runs it
+    trained when it is one of :data:`CHAPTER_RUNS`.
+    """
+    from .runs import find_run
+
+    chapters = chapter_names(root)
+    training = "03_training"
+    settings = chapter_settings(root, training, profile_values) if training in chapters else dict(profile_values)
+    rows = []
+    for title, config in _training_runs(settings):
         run = find_run(config)
         if run is not None:
-            rows.append((title, config, run))
+            rows.append((title[0].upper() + title[1:], config, run))
     if not rows or rows[0][1].label != "book":
         raise FileNotFoundError(
             "The book's run is not stored yet; execute the chapters first (rnn-mnist book)."
@@ -160,7 +273,7 @@ def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
     lines = [
         "# Results",
         "",
-        "This page is generated by the book build from the stored training run that the chapters "
+        "This page is generated by the book build from the stored training runs that the chapters "
         "narrate, so the numbers below are the ones this copy of the book measured.",
         "",
         "## Test accuracy",
@@ -174,13 +287,42 @@ def write_results_page(root: Path, profile_values: dict[str, Any]) -> Path:
             f"| {title} | {m['test_accuracy']:.2%} | {m['test_loss']:.4f} | {m['epochs']} | "
             f"{m['seconds_per_epoch']:.1f} | {m['train_seconds']:.0f} | `{config.run_id()}` |"
         )
-    sizes = metrics["sizes"]
     lines += [
         "",
+        "Each run was trained once, from one seed: a gap between two of them includes the variation "
+        "from one seed to another, which a single run cannot measure.",
+        "",
+        "## Chapter by chapter",
+        "",
+    ]
+    without_table = []
+    for number, name in enumerate(chapters, start=1):
+        title = chapter_title(root, name)
+        table = _run_rows(CHAPTER_RUNS[name](chapter_settings(root, name, profile_values))) if name in CHAPTER_RUNS else []
+        if not table:
+            without_table.append(f"[{number}. {title}]({NOTEBOOKS_DIR}/{name}.ipynb)")
+            continue
+        lines += [
+            f"### {number}. [{title}]({NOTEBOOKS_DIR}/{name}.ipynb)",
+            "",
+            "| Run | Model | Parameters | Epochs | Training images | Test images | Test accuracy "
+            "| Seconds per epoch (median) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *table,
+            "",
+        ]
+    if without_table:
+        lines += [
+            "The other chapters have no run table here; what they measured is on their own pages: "
+            + ", ".join(without_table) + ".",
+            "",
+        ]
+    sizes = metrics["sizes"]
+    lines += [
         "## How it was measured",
         "",
         f"- Data: {sizes['train']:,} training images, {sizes['validation']:,} validation images, "
-        f"{sizes['test']:,} test images; served by {metrics['data_source']}.",
+        f"{sizes['test']:,} test images for the book's recipe; served by {metrics['data_source']}.",
         f"- Device: {metrics['device']['summary']} (Keras backend: {metrics['device']['backend']}).",
         f"- Trained: {metrics['finished_at']}; book built: "
         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}.",
