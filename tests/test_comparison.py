@@ -87,9 +87,11 @@ def test_comparison_table_and_its_reading():
     assert pd.isna(table.loc["slow", "epochs to 98%"]) and pd.isna(table.loc["slow", "seconds to 98%"])
     assert str(table["epochs to 98%"].dtype) == "Int64" and str(table["units"].dtype) == "int64"
     assert table.loc["slow", "seconds per epoch"] == 10.0 and table.loc["fast", "parameters"] == 900
-    text = comparison.describe_comparison(table, 0.98, test_images=10_000)
-    assert text.startswith("The fast has the best test accuracy (98.40%), more than 0.5 percentage points ahead "
-                           "of the others: the slow (96.90%).")
+    assert table.loc["fast", "validation accuracy"] == 0.985  # the final model's, beside its test accuracy
+    text = comparison.describe_comparison(table, 0.98, validation_images=10_000)
+    assert text.startswith("On the validation images the fast is best (98.50%), more than 0.5 percentage points "
+                           "ahead of the others: the slow (97.00%).")
+    assert "evaluated once on the test images: the fast 98.40%, the slow 96.90%." in text
     assert "below the best" not in text
     assert "1 of 2 models reached 98%" in text and "No model" not in text
     both = comparison_table(runs, thresholds=(0.95, 0.98))
@@ -105,20 +107,21 @@ def test_comparison_table_and_its_reading():
 
 def test_accuracies_within_the_noise_are_not_ranked():
     runs = {
-        "GRU": fake_run([0.98], [3.0], 0.9885),
-        "LSTM": fake_run([0.98], [4.0], 0.9871),
-        "SimpleRNN": fake_run([0.9], [1.0], 0.9702),
+        "GRU": fake_run([0.9885], [3.0], 0.95),
+        "LSTM": fake_run([0.9871], [4.0], 0.99),
+        "SimpleRNN": fake_run([0.9702], [1.0], 0.9999),
     }
-    text = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, test_images=10_000)
-    assert text.startswith("The GRU and the LSTM are within 0.5 percentage points of the best test accuracy "
-                           "(98.85%, 98.71%). With one seed and this many test images a gap that small is "
+    text = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, validation_images=10_000)
+    # grouped on validation accuracy; the test accuracies (made up to disagree) rank nothing
+    assert text.startswith("The GRU and the LSTM are within 0.5 percentage points of the best validation accuracy "
+                           "(98.85%, 98.71%). With one seed and this many validation images a gap that small is "
                            "noise: it does not rank them. More than 0.5 percentage points below the best: the SimpleRNN "
                            "(97.02%).")
     assert "most accurate" not in text
     # on 200 test images even the SimpleRNN's gap is within the sampling error, so all three are level
     assert comparison.noise_margin(0.98, 1000) == pytest.approx(2 * np.sqrt(2 * 0.98 * 0.02 / 1000))
     assert comparison.noise_margin(0.99, 10_000) == comparison.NOISE_MARGIN
-    small = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, test_images=200)
+    small = comparison.describe_comparison(comparison_table(runs, 0.98), 0.98, validation_images=200)
     assert small.startswith("The GRU, the LSTM and the SimpleRNN are within") and "below the best" not in small
 
 
@@ -133,13 +136,14 @@ def test_the_formatted_table_shows_integers_and_no_nan():
 
 
 def test_the_dense_gap_is_stated_from_the_numbers():
-    table = pd.DataFrame({"test accuracy": [0.9, 0.95, 0.97]}, index=["SimpleRNN", "GRU", "dense (no recurrence)"])
+    table = pd.DataFrame({"validation accuracy": [0.9, 0.95, 0.97]},
+                         index=["SimpleRNN", "GRU", "dense (no recurrence)"])
     assert comparison.describe_dense_gap(table) == (
-        "The dense network scores 97.00% on the test images, 2.0 percentage points above all of them; the recurrent "
+        "The dense network scores 97.00% on the validation images, 2.0 percentage points above all of them; the recurrent "
         "models score from 90.00% (the SimpleRNN) to 95.00% (the GRU).")
-    table.loc["dense (no recurrence)", "test accuracy"] = 0.92
+    table.loc["dense (no recurrence)", "validation accuracy"] = 0.92
     assert "within their range" in comparison.describe_dense_gap(table)
-    table.loc["dense (no recurrence)", "test accuracy"] = 0.85
+    table.loc["dense (no recurrence)", "validation accuracy"] = 0.85
     assert "5.0 percentage points below all of them" in comparison.describe_dense_gap(table)
 
 
@@ -221,14 +225,14 @@ def test_gradient_summary_and_its_reading():
 
     opening = "At the initial weights the gradient reaching row 1 is largest for the steady (1.4e+02 × row 28's)"
     assert verdict({"vanishing": 0.99, "exploding": 0.95, "steady": 0.5}) == (
-        f"{opening}, yet the steady has the lowest test accuracy of these models (50.00%; the vanishing: 99.00%). "
+        f"{opening}, yet the steady has the lowest validation accuracy of these models (50.00%; the vanishing: 99.00%). "
         "A learning signal that reaches the early rows is needed to learn from them, not enough to do it well: "
         "this measurement does not explain the accuracies.")
     assert verdict({"vanishing": 0.9, "exploding": 0.95, "steady": 0.99}) == (
-        f"{opening}, and the steady also has the highest test accuracy of these models (99.00%). One run shows "
+        f"{opening}, and the steady also has the highest validation accuracy of these models (99.00%). One run shows "
         "that the two agree here, not that one causes the other.")
     assert verdict({"vanishing": 0.9, "exploding": 0.99, "steady": 0.95}) == (
-        f"{opening}; the highest test accuracy of these models is the exploding's (99.00%, against 95.00%). "
+        f"{opening}; the highest validation accuracy of these models is the exploding's (99.00%, against 95.00%). "
         "How far the gradient reaches at the start does not, by itself, order the models.")
     figure = comparison.plot_gradient_by_row(table, before=table)
     assert [ax.get_title() for ax in figure.axes] == ["at the initial weights", "after training"]

@@ -166,8 +166,9 @@ def comparison_table(runs: Mapping[str, Any], thresholds: float | Sequence[float
 
     ``runs`` maps a name to a :class:`rnn_mnist.runs.TrainingRun`. Columns:
     ``units``, ``parameters`` (counted by Keras), ``seconds per epoch``
-    (median), ``training seconds``, ``test accuracy``, ``best validation
-    accuracy``, then for each threshold ``epochs to NN%`` (an integer) and
+    (median), ``training seconds``, ``validation accuracy`` and ``test
+    accuracy`` (both of the final model: the comparison is read on the
+    first, the second is reported once), then for each threshold ``epochs to NN%`` (an integer) and
     ``seconds to NN%`` (validation accuracy; missing, ``<NA>``, when the run
     never got there). :func:`format_comparison_table` shows it for reading.
     """
@@ -180,8 +181,8 @@ def comparison_table(runs: Mapping[str, Any], thresholds: float | Sequence[float
             "parameters": int(metrics["parameters"]),
             "seconds per epoch": float(metrics["seconds_per_epoch"]),
             "training seconds": float(metrics["train_seconds"]),
+            "validation accuracy": float(history["val_accuracy"][-1]),
             "test accuracy": float(metrics["test_accuracy"]),
-            "best validation accuracy": float(np.max(history["val_accuracy"])),
         }
         for threshold in thresholds:
             epochs = epochs_to_reach(history, threshold)
@@ -200,22 +201,22 @@ def format_comparison_table(table: pd.DataFrame):
     """:func:`comparison_table` for reading: counts as integers, times to a tenth of a second,
     accuracies as percentages, and "not reached" where a threshold never was."""
     formats = {"parameters": "{:,}", "seconds per epoch": "{:.1f}", "training seconds": "{:.0f}",
-               "test accuracy": "{:.2%}", "best validation accuracy": "{:.2%}"}
+               "validation accuracy": "{:.2%}", "test accuracy": "{:.2%}"}
     formats.update({column: "{:.1f}" for column in table.columns if column.startswith("seconds to ")})
     formats.update({column: "{:d}" for column in table.columns if column.startswith("epochs to ")})
     return table.style.format(formats, na_rep="not reached")
 
 
-def noise_margin(accuracy: float, test_images: int | None, floor: float = NOISE_MARGIN) -> float:
-    """How far apart two test accuracies near ``accuracy`` must be before one run can order them.
+def noise_margin(accuracy: float, images: int | None, floor: float = NOISE_MARGIN) -> float:
+    """How far apart two accuracies near ``accuracy`` must be before one run of each can order them.
 
-    The larger of ``floor`` (what changing only the seed moves a model by, a
-    few tenths of a point) and twice the standard error of the difference of
-    two accuracies measured on ``test_images`` images each.
+    The larger of ``floor`` (what changing only the seed moves a model by:
+    see :data:`NOISE_MARGIN`) and twice the standard error of the difference
+    of two accuracies measured on ``images`` images each.
     """
-    if not test_images:
+    if not images:
         return floor
-    standard_error = math.sqrt(2 * accuracy * (1 - accuracy) / test_images)
+    standard_error = math.sqrt(2 * accuracy * (1 - accuracy) / images)
     return max(floor, 2 * standard_error)
 
 
@@ -228,36 +229,42 @@ def describe_comparison(
     table: pd.DataFrame,
     thresholds: float | Sequence[float] = DEFAULT_THRESHOLDS,
     *,
-    test_images: int | None = None,
+    validation_images: int | None = None,
     floor: float = NOISE_MARGIN,
 ) -> str:
     """Plain-English reading of :func:`comparison_table`, decided by its numbers.
 
-    Test accuracies within :func:`noise_margin` of the best are reported as a
-    group, not as a ranking: one seed and ``test_images`` test images cannot
-    order them.
+    The models are compared on their **validation** accuracy: accuracies
+    within :func:`noise_margin` of the best are reported as a group, not as a
+    ranking, since one seed and ``validation_images`` images cannot order
+    them. The test accuracies are then stated once, as the final report of
+    each model, and rank nothing.
     """
     thresholds = _as_list(thresholds)
-    accuracy = table["test accuracy"].sort_values(ascending=False)
+    accuracy = table["validation accuracy"].sort_values(ascending=False)
     best = float(accuracy.iloc[0])
-    margin = noise_margin(best, test_images, floor)
+    margin = noise_margin(best, validation_images, floor)
     close = [name for name, value in accuracy.items() if best - value <= margin]
     behind = [name for name in accuracy.index if name not in close]
     points = f"{margin * 100:.1f} percentage points"
     if len(close) == 1 and behind:
         rest = ", ".join(f"the {name} ({accuracy[name]:.2%})" for name in behind)
-        sentences = [f"The {close[0]} has the best test accuracy ({best:.2%}), more than {points} ahead of "
-                     f"the others: {rest}."]
+        sentences = [f"On the validation images the {close[0]} is best ({best:.2%}), more than {points} ahead "
+                     f"of the others: {rest}."]
     elif len(close) == 1:
-        sentences = [f"The {close[0]} scores {best:.2%} on the test images."]
+        sentences = [f"The {close[0]} scores {best:.2%} on the validation images."]
     else:
         listed = ", ".join(f"{value:.2%}" for value in accuracy[close])
         group = _names(close)
-        sentences = [f"{group[0].upper()}{group[1:]} are within {points} of the best test accuracy ({listed}). "
-                     "With one seed and this many test images a gap that small is noise: it does not rank them."]
+        sentences = [f"{group[0].upper()}{group[1:]} are within {points} of the best validation accuracy "
+                     f"({listed}). With one seed and this many validation images a gap that small is noise: "
+                     "it does not rank them."]
         if behind:
             sentences.append(f"More than {points} below the best: {_names(behind)} "
                              f"({', '.join(f'{accuracy[name]:.2%}' for name in behind)}).")
+    if "test accuracy" in table:
+        tested = ", ".join(f"the {name} {float(table.loc[name, 'test accuracy']):.2%}" for name in accuracy.index)
+        sentences.append(f"Each final model was evaluated once on the test images: {tested}.")
     fastest = table["seconds per epoch"].idxmin()
     slowest = table["seconds per epoch"].idxmax()
     sentences.append(
@@ -284,12 +291,12 @@ def describe_comparison(
 
 
 def describe_dense_gap(table: pd.DataFrame, dense: str = "dense (no recurrence)") -> str:
-    """Where the dense baseline's test accuracy falls among the recurrent models', in one sentence.
+    """Where the dense baseline's validation accuracy falls among the recurrent models', in one sentence.
 
     States the numbers only; it ranks no recurrent model against another.
     """
-    recurrent = table["test accuracy"].drop(dense)
-    score = float(table.loc[dense, "test accuracy"])
+    recurrent = table["validation accuracy"].drop(dense)
+    score = float(table.loc[dense, "validation accuracy"])
     low, high = recurrent.idxmin(), recurrent.idxmax()
     if score > recurrent[high]:
         where = f"{(score - recurrent[high]) * 100:.1f} percentage points above all of them"
@@ -297,7 +304,7 @@ def describe_dense_gap(table: pd.DataFrame, dense: str = "dense (no recurrence)"
         where = f"{(recurrent[low] - score) * 100:.1f} percentage points below all of them"
     else:
         where = "within their range"
-    return (f"The dense network scores {score:.2%} on the test images, {where}; the recurrent models score "
+    return (f"The dense network scores {score:.2%} on the validation images, {where}; the recurrent models score "
             f"from {recurrent[low]:.2%} (the {low}) to {recurrent[high]:.2%} (the {high}).")
 
 
@@ -489,7 +496,7 @@ def describe_gradients(
 
     A gradient that changes by more than ``steady`` (relative) per step back,
     on geometric average, is called shrinking or growing; otherwise roughly
-    steady. Given ``before`` and each model's test ``accuracy``, a last
+    steady. Given ``before`` and each model's validation ``accuracy``, a last
     paragraph sets the model whose gradient reached row 1 best at its initial
     weights beside the accuracies, and says what that does and does not show.
     Decided by the numbers alone.
@@ -515,16 +522,16 @@ def describe_gradients(
         opening = (f"At the initial weights the gradient reaching row 1 is largest for the {reaches} "
                    f"({start[reaches]:.2g} × row {last}'s)")
         if reaches == worst and reaches != best:
-            verdict = (f"{opening}, yet the {reaches} has the lowest test accuracy of these models "
+            verdict = (f"{opening}, yet the {reaches} has the lowest validation accuracy of these models "
                        f"({scores[reaches]:.2%}; the {best}: {scores[best]:.2%}). A learning signal that "
                        "reaches the early rows is needed to learn from them, not enough to do it well: "
                        "this measurement does not explain the accuracies.")
         elif reaches == best:
-            verdict = (f"{opening}, and the {reaches} also has the highest test accuracy of these models "
+            verdict = (f"{opening}, and the {reaches} also has the highest validation accuracy of these models "
                        f"({scores[reaches]:.2%}). One run shows that the two agree here, not that one causes "
                        "the other.")
         else:
-            verdict = (f"{opening}; the highest test accuracy of these models is the {best}'s "
+            verdict = (f"{opening}; the highest validation accuracy of these models is the {best}'s "
                        f"({scores[best]:.2%}, against {scores[reaches]:.2%}). How far the gradient reaches "
                        "at the start does not, by itself, order the models.")
         lines.append("")
