@@ -232,11 +232,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     from .paths import StorageError
-    from .runs import verify_runs
 
     runs_dir = _runs_dir(args)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise StorageError(f"the run directory {runs_dir} is a file, not a directory")
+    from .runs import verify_runs
+
     checks = verify_runs(runs_dir, move_damaged=args.move_aside)
     for check in checks:
         print(check.line())

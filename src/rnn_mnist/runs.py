@@ -13,10 +13,14 @@ is named in a one-line warning, moved aside (renamed
 ``<run>.damaged-<UTC time>``, never deleted) and trained again. A run stored
 before the checksums existed cannot be verified and is treated the same way.
 A run without ``metrics.json`` is an interrupted one: training resumes it.
+
+This module does not import Keras (training does, when a run is trained),
+so checking the stored runs (``rnn-mnist runs verify``) is quick.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -29,28 +33,46 @@ import numpy as np
 
 from .config import ConfigError, TrainingConfig
 from .paths import default_runs_dir, exclusive_lock, file_sha256, lock_if_free, move_aside, warn
-from .training import (
-    BEST_MODEL_FILE,
-    CONFIG_JSON,
-    HISTORY_CSV,
-    METRICS_JSON,
-    MODEL_FILE,
-    PREDICTIONS_NPZ,
-    read_history,
-    train_into,
-)
 
 __all__ = [
     "REQUIRED_FILES", "DamagedRunError", "RunCheck", "TrainingRun", "check_run", "default_runs_dir",
-    "ensure_trained", "find_run", "is_complete", "run_dir_for", "stored_runs", "verify_runs",
+    "ensure_trained", "find_run", "is_complete", "read_history", "run_dir_for", "stored_runs", "train_into",
+    "verify_runs",
 ]
 
+# What a run directory holds (written by rnn_mnist.training).
+HISTORY_CSV = "history.csv"
+METRICS_JSON = "metrics.json"
+CONFIG_JSON = "config.json"
+MODEL_FILE = "model.keras"
+BEST_MODEL_FILE = "best.keras"
+PREDICTIONS_NPZ = "predictions.npz"
+BACKUP_DIR = "backup"
+#: Files of a finished run whose size and SHA-256 ``metrics.json`` records (``best.keras`` when it was saved).
+CHECKSUMMED_FILES = (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, BEST_MODEL_FILE, PREDICTIONS_NPZ)
+#: History column: 1 for the first epoch of a ``fit`` call (it includes tracing the training step), else 0.
+FIRST_EPOCH_COLUMN = "first_epoch_of_fit"
 #: Files every finished run has (``best.keras`` too, unless no epoch ever improved the validation loss).
 REQUIRED_FILES = (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, PREDICTIONS_NPZ, METRICS_JSON)
 #: Values of ``metrics.json`` that the command and the chapters read.
 REQUIRED_METRICS = ("test_accuracy", "test_loss", "epochs", "seconds_per_epoch", "train_seconds", "device")
 #: Suffix of a run directory that was moved aside (``.damaged-`` or ``.replaced-`` and a UTC time).
 MOVED_ASIDE = re.compile(r"\.(damaged|replaced)-\d{8}T\d{6}Z(-\d+)?$")
+
+
+def read_history(csv_path: Path) -> dict[str, list[float]]:
+    """The per-epoch log as ``{column: [value per epoch]}`` (``epoch`` included)."""
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = rows[0].keys() if rows else []
+    return {name: [float(row[name]) for row in rows] for name in columns}
+
+
+def train_into(config: TrainingConfig, run_dir: Path, **options: Any) -> dict[str, Any]:
+    """:func:`rnn_mnist.training.train_into` (imported when a run is trained: it loads Keras)."""
+    from .training import train_into as train
+
+    return train(config, run_dir, **options)
 
 
 class DamagedRunError(ValueError):
@@ -166,7 +188,7 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
     missing_values = [name for name in REQUIRED_METRICS if name not in metrics]
     if missing_values:
         return damaged(f"{METRICS_JSON} lacks {', '.join(missing_values)}")
-    for name in REQUIRED_FILES[:-1]:
+    for name in (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, PREDICTIONS_NPZ):
         if name not in artefacts:
             return damaged(f"{METRICS_JSON} records no checksum for {name}")
     for name, record in sorted(artefacts.items()):

@@ -39,19 +39,27 @@ from .device import describe_device, library_versions, make_deterministic
 from .model import build_model_for
 from .paths import atomic_write_npz, atomic_write_text, file_sha256, warn
 from .recipe import fit_recipe
+from .runs import (
+    BACKUP_DIR,
+    BEST_MODEL_FILE,
+    CHECKSUMMED_FILES,
+    CONFIG_JSON,
+    FIRST_EPOCH_COLUMN,
+    HISTORY_CSV,
+    METRICS_JSON,
+    MODEL_FILE,
+    PREDICTIONS_NPZ,
+    read_history,
+)
 from .splits import DataSplits, make_splits
 
-HISTORY_CSV = "history.csv"
-METRICS_JSON = "metrics.json"
-CONFIG_JSON = "config.json"
-MODEL_FILE = "model.keras"
-BEST_MODEL_FILE = "best.keras"
-PREDICTIONS_NPZ = "predictions.npz"
-BACKUP_DIR = "backup"
-#: Files of a finished run whose size and SHA-256 ``metrics.json`` records (``best.keras`` when it was saved).
-CHECKSUMMED_FILES = (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, BEST_MODEL_FILE, PREDICTIONS_NPZ)
-#: History column: 1 for the first epoch of a ``fit`` call (it includes tracing the training step), else 0.
-FIRST_EPOCH_COLUMN = "first_epoch_of_fit"
+__all__ = [
+    "BACKUP_DIR", "BEST_MODEL_FILE", "CHECKSUMMED_FILES", "CONFIG_JSON", "EVALUATION_BATCH_SIZE", "FIRST_EPOCH_COLUMN",
+    "HISTORY_CSV", "METRICS_JSON", "MODEL_FILE", "PREDICTIONS_NPZ", "EpochTimer", "FitResult", "ResumeFromBackup",
+    "SaveBestModel", "UnreadableBackup", "align_history_with_backup", "artefact_records", "backup_epoch",
+    "discard_backup", "evaluate_and_predict", "fit_into", "read_history", "save_model_atomic", "steps_per_epoch",
+    "store_run", "train_into",
+]
 #: Images per batch when the finished model is evaluated and predicts the test set (changes no result).
 EVALUATION_BATCH_SIZE = 1024
 
@@ -130,16 +138,6 @@ class SaveBestModel(keras.callbacks.Callback):
 
 def steps_per_epoch(config: TrainingConfig) -> int:
     return math.ceil(config.effective_train_size / config.batch_size)
-
-
-def read_history(csv_path: Path) -> dict[str, list[float]]:
-    """The per-epoch log as ``{column: [value per epoch]}`` (``epoch`` included)."""
-    import csv
-
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = rows[0].keys() if rows else []
-    return {name: [float(row[name]) for row in rows] for name in columns}
 
 
 @dataclass
