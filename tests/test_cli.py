@@ -5,11 +5,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from rnn_mnist.cli import main
 from rnn_mnist.data import MNIST_ARRAY_SHA256
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def rnn_mnist(*args, env=None):
@@ -141,3 +144,11 @@ def test_runs_verify_on_a_file_is_one_line_and_exit_2(tmp_path):
     result = rnn_mnist("runs", "verify", "--run-dir", str(a_file))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"the run directory {a_file} is a file" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["book", "sync-mocks"])
+def test_an_unknown_profile_is_one_line_and_exit_2(command):
+    result = rnn_mnist(command, "--profile", "smal", "--root", str(REPO_ROOT))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"rnn-mnist {command}: --profile: Unknown parameter profile 'smal'")
+    assert "full, small" in result.stderr

@@ -128,10 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_sync_mocks(args: argparse.Namespace) -> int:
-    from .book import repository_root, sync_nbmake_mocks
+class UsageError(Exception):
+    """An argument the parser could not check (its message says which and what to do)."""
 
-    changed = sync_nbmake_mocks(repository_root(args.root), args.profile)
+
+def _book_root(args: argparse.Namespace) -> Path:
+    """The repository root, with ``--profile`` checked against ``notebooks/parameters.yml``."""
+    from .book import load_profile, repository_root
+
+    root = repository_root(args.root)
+    try:
+        load_profile(root, args.profile)
+    except ValueError as error:
+        raise UsageError(f"--profile: {error}") from None
+    return root
+
+
+def _cmd_sync_mocks(args: argparse.Namespace) -> int:
+    from .book import sync_nbmake_mocks
+
+    changed = sync_nbmake_mocks(_book_root(args), args.profile)
     print("updated: " + ", ".join(changed) if changed else "all chapters already carry the profile")
     return 0
 
@@ -250,7 +266,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    build_book(args.root.resolve(), profile=args.profile, build_html_site=not args.no_build)
+    build_book(_book_root(args), profile=args.profile, build_html_site=not args.no_build)
     return 0
 
 
@@ -273,13 +289,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     hint = _WRITE_HINT.get(args.command, "check that the path exists and is writable")
     try:
         return handlers[args.command](args)
-    except (ConfigError, DataSourceError) as error:
+    except (ConfigError, DataSourceError, UsageError) as error:
         message = str(error)
     except StorageError as error:
         message = f"{error}; {hint}"
     except OSError as error:  # a write the checks above could not foresee (disk full, permissions changed)
-        where = f" {error.filename}" if error.filename else ""
-        message = f"cannot write or read{where}: {error.strerror or error}; {hint}"
+        if error.filename is not None and error.strerror:
+            message = f"cannot write or read {error.filename}: {error.strerror}; {hint}"
+        else:
+            message = str(error)
     print(f"rnn-mnist {args.command}: " + " ".join(message.split()), file=sys.stderr)
     return 2
 
