@@ -75,6 +75,10 @@ class EpochTimer(keras.callbacks.Callback):
     and survive a resumed run.
     """
 
+    def __init__(self):
+        super().__init__()
+        self.first_of_fit = True
+
     def on_train_begin(self, logs=None):
         self.first_of_fit = True
 
