@@ -204,6 +204,10 @@ def json_line(result: dict) -> str:
     return json.dumps(finite(result), allow_nan=False)
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
 def _number(value, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "n/a"
 
@@ -233,9 +237,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     print(("Reused the stored run" if reused else "Trained") + f" {result['run_id']} ({args.recipe} recipe)")
     first_of_fit = len(metrics.get("first_epochs_of_fit", []))
-    timed = f"median of {result['epochs']} epochs"
+    timed = f"median of {_epochs(result['epochs'])}"
     if first_of_fit and result["epochs"] > first_of_fit:
-        timed = f"median of {result['epochs'] - first_of_fit} epochs; the first of each fit also traces the step"
+        timed = f"median of {_epochs(result['epochs'] - first_of_fit)}; the first of each fit also traces the step"
     print(f"test accuracy     {_number(result['test_accuracy'], '.4f')}")
     print(f"test loss         {_number(result['test_loss'], '.4f')}")
     print(f"seconds per epoch {_number(result['seconds_per_epoch'], '.1f')} ({timed})")
