@@ -11,19 +11,46 @@ The package behind the book. The lesson, one module per arrow::
 no chapter needs it.
 """
 
-from .config import (
-    ConfigError,
-    TrainingConfig,
-    book_recipe,
-    config_from_parameters,
-    default_config,
-    recipe,
-    seed_recipe,
-)
-from .data import CLASS_NAMES, DataSourceError, VerificationError, load_mnist, load_mnist_arrays
-from .model import build_model, lstm_parameter_count
-from .runs import TrainingRun, ensure_trained, find_run
-from .splits import make_splits, scale_images
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562), so ``import rnn_mnist`` and the
+# ``rnn-mnist`` command load no TensorFlow or Keras until something needs them:
+# the command checks its arguments first, and answers a typo at once.
+_EXPORTS = {
+    "ConfigError": "config",
+    "TrainingConfig": "config",
+    "book_recipe": "config",
+    "config_from_parameters": "config",
+    "default_config": "config",
+    "recipe": "config",
+    "seed_recipe": "config",
+    "CLASS_NAMES": "data",
+    "DataSourceError": "data",
+    "VerificationError": "data",
+    "load_mnist": "data",
+    "load_mnist_arrays": "data",
+    "build_model": "model",
+    "lstm_parameter_count": "model",
+    "TrainingRun": "runs",
+    "ensure_trained": "runs",
+    "find_run": "runs",
+    "make_splits": "splits",
+    "scale_images": "splits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "CLASS_NAMES",

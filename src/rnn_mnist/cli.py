@@ -1,14 +1,17 @@
-"""The ``rnn-mnist`` command: ``data``, ``train`` and ``book``.
+"""The ``rnn-mnist`` command: ``data``, ``train``, ``runs verify``, ``book`` and ``sync-mocks``.
 
-Every subcommand has ``--help``. Errors a user can fix (a bad parameter, no
-data source) end with a one-paragraph message and exit status 2, not a
-traceback.
+Every subcommand has ``--help``. Errors a user can fix (a bad argument or
+parameter, no data source, a run directory that cannot be written) end with
+one line on stderr naming the parameter or path, and exit status 2, not a
+traceback. Arguments and the training config are checked before TensorFlow
+or Keras is imported, so a typo is answered at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -24,8 +27,25 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (what was wrong and where to read the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnn-mnist",
         description="How a recurrent network reads a handwritten digit, row by row.",
     )
@@ -54,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--units", type=_integer, help="recurrent units (128 in the seed)")
     train.add_argument("--cell", choices=["lstm", "gru", "simple_rnn", "dense"])
     train.add_argument("--bidirectional", action="store_true", default=None)
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--dropout", type=_finite_float)
+    train.add_argument("--learning-rate", type=_finite_float)
     train.add_argument("--train-size", type=_integer, help="training images (default: all)")
     train.add_argument("--validation-size", type=_integer)
     train.add_argument("--test-size", type=_integer, help="test images (default: all 10,000)")
@@ -63,7 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", type=Path,
                        help="directory under which runs are stored (default: $RNN_MNIST_RUNS or "
                        "$RNN_MNIST_HOME/runs or ~/.cache/rnn-mnist/runs)")
+    train.add_argument("--retrain", action="store_true",
+                       help="move the stored run of this config aside (renamed <run>.replaced-<UTC time>) "
+                       "and train it again")
     train.add_argument("--json", action="store_true", help="end the output with one JSON line of results")
+
+    runs = commands.add_parser(
+        "runs",
+        help="check the stored runs",
+        description="Check the runs stored under the run directory.",
+    )
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    verify = runs_commands.add_parser(
+        "verify",
+        help="check every stored run against the sizes and SHA-256s its metrics.json records",
+        description="Check every run stored under the run directory: its metrics.json must be readable and "
+        "every file it lists must match the stored size and SHA-256. Prints one line per run (ok, "
+        "unfinished, training or damaged with the reason); exits 1 if any run is damaged, else 0.",
+    )
+    verify.add_argument("--run-dir", type=Path,
+                        help="directory under which runs are stored (default: as for `train`)")
+    verify.add_argument("--move-aside", action="store_true",
+                        help="rename each damaged run to <run>.damaged-<UTC time> (nothing is deleted), "
+                        "so the next `train` of its config trains it again")
 
     book = commands.add_parser(
         "book",
@@ -86,10 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_sync_mocks(args: argparse.Namespace) -> int:
-    from .book import repository_root, sync_nbmake_mocks
+class UsageError(Exception):
+    """An argument the parser could not check (its message says which and what to do)."""
 
-    changed = sync_nbmake_mocks(repository_root(args.root), args.profile)
+
+def _book_root(args: argparse.Namespace) -> Path:
+    """The repository root, with ``--profile`` checked against ``notebooks/parameters.yml``."""
+    from .book import load_profile, repository_root
+
+    root = repository_root(args.root)
+    try:
+        load_profile(root, args.profile)
+    except ValueError as error:
+        raise UsageError(f"--profile: {error}") from None
+    return root
+
+
+def _cmd_sync_mocks(args: argparse.Namespace) -> int:
+    from .book import sync_nbmake_mocks
+
+    changed = sync_nbmake_mocks(_book_root(args), args.profile)
     print("updated: " + ", ".join(changed) if changed else "all chapters already carry the profile")
     return 0
 
@@ -125,13 +183,45 @@ def _train_overrides(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
+def _runs_dir(args: argparse.Namespace) -> Path:
+    from .paths import default_runs_dir
+
+    return args.run_dir if args.run_dir is not None else default_runs_dir()
+
+
+def json_line(result: dict) -> str:
+    """``result`` as one line of strict JSON: a NaN or infinite number becomes ``null``."""
+
+    def finite(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(result), allow_nan=False)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
+def _number(value, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "n/a"
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .config import config_from_parameters
-    from .runs import ensure_trained, find_run
+    from .paths import require_writable_directory
 
-    config = config_from_parameters(args.recipe, **_train_overrides(args))
-    reused = find_run(config, args.run_dir) is not None
-    run = ensure_trained(config, args.run_dir, verbose="auto")
+    config = config_from_parameters(args.recipe, **_train_overrides(args))  # validated before Keras is imported
+    runs_dir = require_writable_directory(_runs_dir(args), "the run directory")
+    from .runs import ensure_trained
+
+    run = ensure_trained(config, runs_dir, verbose="auto", retrain=args.retrain)
+    reused = not run.trained_now
     metrics = run.metrics
     result = {
         "run_id": config.run_id(),
@@ -146,34 +236,74 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "run_dir": str(run.run_dir),
     }
     print(("Reused the stored run" if reused else "Trained") + f" {result['run_id']} ({args.recipe} recipe)")
-    print(f"test accuracy     {result['test_accuracy']:.4f}")
-    print(f"test loss         {result['test_loss']:.4f}")
-    print(f"seconds per epoch {result['seconds_per_epoch']:.1f} (median of {result['epochs']} epochs)")
+    first_of_fit = len(metrics.get("first_epochs_of_fit", []))
+    timed = f"median of {_epochs(result['epochs'])}"
+    if first_of_fit and result["epochs"] > first_of_fit:
+        timed = f"median of {_epochs(result['epochs'] - first_of_fit)}; the first of each fit also traces the step"
+    print(f"test accuracy     {_number(result['test_accuracy'], '.4f')}")
+    print(f"test loss         {_number(result['test_loss'], '.4f')}")
+    print(f"seconds per epoch {_number(result['seconds_per_epoch'], '.1f')} ({timed})")
     print(f"device            {result['device']}")
     print(f"stored in         {result['run_dir']}")
     if args.json:
-        print(json.dumps(result))
+        print(json_line(result))
     return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .paths import StorageError
+
+    runs_dir = _runs_dir(args)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise StorageError(f"the run directory {runs_dir} is a file, not a directory")
+    from .runs import verify_runs
+
+    checks = verify_runs(runs_dir, move_damaged=args.move_aside)
+    for check in checks:
+        print(check.line())
+    counts = {status: sum(c.status == status for c in checks) for status in ("ok", "unfinished", "training", "damaged")}
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no stored runs"
+    print(f"{summary} under {runs_dir}")
+    return 1 if counts["damaged"] else 0
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    build_book(args.root.resolve(), profile=args.profile, build_html_site=not args.no_build)
+    build_book(_book_root(args), profile=args.profile, build_html_site=not args.no_build)
     return 0
+
+
+#: What to do when a write fails, by command.
+_WRITE_HINT = {
+    "train": "pass --run-dir a writable directory, or set RNN_MNIST_RUNS or RNN_MNIST_HOME to one",
+    "runs": "pass --run-dir the directory the runs are stored in",
+    "data": "set RNN_MNIST_HOME to a writable directory",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
     from .data import DataSourceError
+    from .paths import StorageError
 
     args = build_parser().parse_args(argv)
-    handlers = {"data": _cmd_data, "train": _cmd_train, "book": _cmd_book, "sync-mocks": _cmd_sync_mocks}
+    handlers = {"data": _cmd_data, "train": _cmd_train, "runs": _cmd_runs, "book": _cmd_book,
+                "sync-mocks": _cmd_sync_mocks}
+    hint = _WRITE_HINT.get(args.command, "check that the path exists and is writable")
     try:
         return handlers[args.command](args)
-    except (ConfigError, DataSourceError) as error:
-        print(f"rnn-mnist {args.command}: {error}", file=sys.stderr)
-        return 2
+    except (ConfigError, DataSourceError, UsageError) as error:
+        message = str(error)
+    except StorageError as error:
+        message = f"{error}; {hint}"
+    except OSError as error:  # a write the checks above could not foresee (disk full, permissions changed)
+        if error.filename is not None and error.strerror:
+            message = f"cannot write or read {error.filename}: {error.strerror}; {hint}"
+        else:
+            message = str(error)
+    print(f"rnn-mnist {args.command}: " + " ".join(message.split()), file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,11 +6,16 @@ calls it). Each function below has one job:
 * :func:`fit_into` builds the model and fits it with the book's recipe,
   :func:`rnn_mnist.recipe.fit_recipe` (the code chapter 3 shows), adding
   Keras's own callbacks for the per-epoch log (``CSVLogger``), resuming an
-  interrupted run (``BackupAndRestore``) and the best model so far
-  (:class:`SaveBestModel`);
+  interrupted run (:class:`ResumeFromBackup`, Keras's ``BackupAndRestore``
+  with two checkpoints) and the best model so far (:class:`SaveBestModel`);
 * :func:`evaluate_and_predict` scores the finished model on the test set, once;
 * :func:`store_run` writes the model, the predictions and finally
-  ``metrics.json``, whose presence marks the run complete.
+  ``metrics.json``, whose presence marks the run complete and which records
+  the size and SHA-256 of every other file of the run (``artefacts``), so a
+  damaged run is recognised (:func:`rnn_mnist.runs.check_run`).
+
+A resume checkpoint that cannot be read (a kill or a full disk during
+Keras's backup write) is reported in one line and the run starts afresh.
 """
 
 from __future__ import annotations
@@ -32,17 +37,29 @@ import numpy as np
 from .config import TrainingConfig
 from .device import describe_device, library_versions, make_deterministic
 from .model import build_model_for
-from .paths import atomic_write_npz, atomic_write_text
+from .paths import atomic_write_npz, atomic_write_text, file_sha256, warn
 from .recipe import fit_recipe
+from .runs import (
+    BACKUP_DIR,
+    BEST_MODEL_FILE,
+    CHECKSUMMED_FILES,
+    CONFIG_JSON,
+    FIRST_EPOCH_COLUMN,
+    HISTORY_CSV,
+    METRICS_JSON,
+    MODEL_FILE,
+    PREDICTIONS_NPZ,
+    read_history,
+)
 from .splits import DataSplits, make_splits
 
-HISTORY_CSV = "history.csv"
-METRICS_JSON = "metrics.json"
-CONFIG_JSON = "config.json"
-MODEL_FILE = "model.keras"
-BEST_MODEL_FILE = "best.keras"
-PREDICTIONS_NPZ = "predictions.npz"
-BACKUP_DIR = "backup"
+__all__ = [
+    "BACKUP_DIR", "BEST_MODEL_FILE", "CHECKSUMMED_FILES", "CONFIG_JSON", "EVALUATION_BATCH_SIZE", "FIRST_EPOCH_COLUMN",
+    "HISTORY_CSV", "METRICS_JSON", "MODEL_FILE", "PREDICTIONS_NPZ", "EpochTimer", "FitResult", "ResumeFromBackup",
+    "SaveBestModel", "UnreadableBackup", "align_history_with_backup", "artefact_records", "backup_epoch",
+    "discard_backup", "evaluate_and_predict", "fit_into", "read_history", "save_model_atomic", "steps_per_epoch",
+    "store_run", "train_into",
+]
 #: Images per batch when the finished model is evaluated and predicts the test set (changes no result).
 EVALUATION_BATCH_SIZE = 1024
 
@@ -50,9 +67,20 @@ EVALUATION_BATCH_SIZE = 1024
 class EpochTimer(keras.callbacks.Callback):
     """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs.
 
-    Placed before ``CSVLogger``, so the time is written to the per-epoch log
-    and survives a resumed run.
+    The first epoch of every ``fit`` call also pays for tracing (or compiling)
+    the training step, and a resumed run has one such epoch at each restart,
+    in the middle of the run. It is marked with ``first_epoch_of_fit = 1``
+    (0 for the others), so its time is not mistaken for an ordinary epoch's.
+    Placed before ``CSVLogger``, so both are written to the per-epoch log
+    and survive a resumed run.
     """
+
+    def __init__(self):
+        super().__init__()
+        self.first_of_fit = True
+
+    def on_train_begin(self, logs=None):
+        self.first_of_fit = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.perf_counter()
@@ -60,6 +88,31 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self.epoch_started
+            logs[FIRST_EPOCH_COLUMN] = 1.0 if self.first_of_fit else 0.0
+        self.first_of_fit = False
+
+
+class UnreadableBackup(RuntimeError):
+    """The resume checkpoint of an interrupted run cannot be loaded."""
+
+
+class ResumeFromBackup(keras.callbacks.BackupAndRestore):
+    """Keras's ``BackupAndRestore`` with two checkpoints; an unreadable backup raises :class:`UnreadableBackup`.
+
+    Keras itself falls back to the previous checkpoint when the latest
+    weights cannot be read; when neither can, it raises whatever the file
+    library raised. :func:`train_into` catches :class:`UnreadableBackup` and
+    starts the run afresh.
+    """
+
+    def __init__(self, backup_dir: Path):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UnreadableBackup(f"{type(error).__name__}: {error}".splitlines()[0]) from error
 
 
 class SaveBestModel(keras.callbacks.Callback):
@@ -91,16 +144,6 @@ def steps_per_epoch(config: TrainingConfig) -> int:
     return math.ceil(config.effective_train_size / config.batch_size)
 
 
-def read_history(csv_path: Path) -> dict[str, list[float]]:
-    """The per-epoch log as ``{column: [value per epoch]}`` (``epoch`` included)."""
-    import csv
-
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = rows[0].keys() if rows else []
-    return {name: [float(row[name]) for row in rows] for name in columns}
-
-
 @dataclass
 class FitResult:
     model: keras.Model  # the stored model: the recipe's LSTM and Dense, no augmentation
@@ -124,7 +167,7 @@ def fit_into(
         EpochTimer(),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
         SaveBestModel(model, run_dir / BEST_MODEL_FILE),
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
+        ResumeFromBackup(run_dir / BACKUP_DIR),
         *extra_callbacks,
     ]
     started = time.perf_counter()
@@ -166,7 +209,11 @@ def store_run(
         y_true=splits.y_test,
         probabilities=scores["probabilities"],
     )
-    epoch_seconds = read_history(run_dir / HISTORY_CSV).get("epoch_seconds", [])
+    history = read_history(run_dir / HISTORY_CSV)
+    epoch_seconds = history.get("epoch_seconds", [])
+    first_of_fit = [int(i) for i, flag in enumerate(history.get(FIRST_EPOCH_COLUMN, [])) if flag]
+    steady = [s for i, s in enumerate(epoch_seconds) if i not in first_of_fit] or epoch_seconds
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
     metrics = {
         "run_id": config.run_id(),
         "label": config.label,
@@ -174,7 +221,9 @@ def store_run(
         "test_accuracy": scores["test_accuracy"],
         "epochs": config.epochs,
         "epoch_seconds": epoch_seconds,
-        "seconds_per_epoch": float(np.median(epoch_seconds)) if epoch_seconds else None,
+        # the median of the epochs that did not start a fit call (those also trace the step)
+        "seconds_per_epoch": float(np.median(steady)) if steady else None,
+        "first_epochs_of_fit": first_of_fit,
         "train_seconds": float(sum(epoch_seconds)),
         "fit_call_seconds": fitted.fit_seconds,
         "parameters": int(fitted.model.count_params()),
@@ -187,10 +236,19 @@ def store_run(
         "versions": library_versions(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "artefacts": artefact_records(run_dir),
     }
-    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
     atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
+
+
+def artefact_records(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{file name: {"bytes": size, "sha256": digest}}`` for each of :data:`CHECKSUMMED_FILES` present."""
+    return {
+        name: {"bytes": (run_dir / name).stat().st_size, "sha256": file_sha256(run_dir / name)}
+        for name in CHECKSUMMED_FILES
+        if (run_dir / name).is_file()
+    }
 
 
 def train_into(
@@ -206,16 +264,28 @@ def train_into(
 
     Writes ``config.json``, ``history.csv``, ``best.keras``, ``model.keras``,
     ``predictions.npz`` and finally ``metrics.json``. If ``run_dir`` holds the
-    backup of an interrupted attempt, training resumes from it.
+    backup of an interrupted attempt, training resumes from it; if that backup
+    cannot be read, a one-line warning says so and the run starts afresh.
     ``distribution`` (:func:`rnn_mnist.lab.distribute.data_parallel`) trains
     data-parallel on several devices, see :mod:`rnn_mnist.lab.distribute`.
     """
-    from .lab.cpu_threads import apply_cpu_threads_for_this_machine
-    from .lab.distribute import distributed_config, distribution_scope
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    options = dict(splits=splits, verbose=verbose, extra_callbacks=extra_callbacks, distribution=distribution)
+    try:
+        return _train_once(config, run_dir, **options)
+    except UnreadableBackup as error:
+        warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({error}); starting the run afresh")
+        discard_backup(run_dir)
+        return _train_once(config, run_dir, **options)
+
+
+def _train_once(config, run_dir, *, splits, verbose, extra_callbacks, distribution) -> dict[str, Any]:
+    """One attempt of :func:`train_into` (seeded from scratch, so a restart trains what a fresh run would)."""
+    from .lab.cpu_threads import apply_cpu_threads_for_this_machine
+    from .lab.distribute import distributed_config, distribution_scope
+
     threads = apply_cpu_threads_for_this_machine()  # a speed setting only: before TensorFlow's first op
     make_deterministic(config.seed)
     splits = splits if splits is not None else make_splits(config)
@@ -229,21 +299,52 @@ def train_into(
         return store_run(config, run_dir, splits, fitted, scores, execution=execution)
 
 
+def backup_epoch(metadata: Path) -> int | None:
+    """The finished epochs a backup's ``training_metadata.json`` records; ``None`` if it cannot be read."""
+    try:
+        epoch = json.loads(metadata.read_text())["epoch"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
+
+
+def discard_backup(run_dir: Path) -> None:
+    """Remove the backup and what was logged with it, so the run starts from epoch 0."""
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+    for name in (HISTORY_CSV, BEST_MODEL_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
 def align_history_with_backup(run_dir: Path) -> None:
     """Keep exactly the logged epochs that the backup will resume after.
 
     Without a backup the run starts from epoch 0, so an old log is dropped;
     with one, log rows past the backed-up epoch (written just before a crash)
-    are cut, so a resumed run never logs an epoch twice.
+    are cut, so a resumed run never logs an epoch twice. If the latest
+    ``training_metadata.json`` cannot be read, the previous checkpoint that
+    ``double_checkpoint`` keeps (``*.bkp``) takes its place; if there is none,
+    a one-line warning says so and the run starts afresh.
     """
+    backup = run_dir / BACKUP_DIR
+    metadata = backup / "training_metadata.json"
+    if backup.is_dir() and backup_epoch(metadata) is None:
+        previous = [backup / "training_metadata.json.bkp", backup / "latest.weights.h5.bkp"]
+        if all(p.exists() for p in previous) and backup_epoch(previous[0]) is not None:
+            warn(f"run {run_dir.name}: its latest resume checkpoint cannot be read; resuming from the one before")
+            os.replace(previous[0], metadata)
+            os.replace(previous[1], backup / "latest.weights.h5")
+        else:
+            if any(backup.iterdir()):
+                warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({metadata.name}); "
+                     "starting the run afresh")
+            discard_backup(run_dir)
     csv_path = run_dir / HISTORY_CSV
-    metadata = run_dir / BACKUP_DIR / "training_metadata.json"
     if not csv_path.exists():
         return
     if not metadata.exists():
         csv_path.unlink()
         return
-    completed_epochs = int(json.loads(metadata.read_text())["epoch"])
+    completed_epochs = backup_epoch(metadata)
     lines = csv_path.read_text().splitlines(keepends=True)
     atomic_write_text(csv_path, "".join(lines[: 1 + completed_epochs]))
 
