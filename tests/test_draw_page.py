@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM_FLAGS, DEBIAN_CHROMIUM, PageWatch, SiteServer, chromium_executable, unavailable
+from browser_support import (
+    CHROMIUM_FLAGS,
+    DEBIAN_CHROMIUM,
+    PageWatch,
+    SiteServer,
+    chromium_executable,
+    unavailable,
+)
 
 from rnn_mnist.book import load_profile
 from rnn_mnist.config import config_from_parameters

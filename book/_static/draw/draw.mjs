@@ -18,10 +18,15 @@ const $ = (id) => document.getElementById(id);
 
 // --- the model --------------------------------------------------------------------------
 
-let model = null; // {ort, session, info}
+let model = null; // {ort, session, info}, once loaded
+let loading = null; // the one promise of it, shared by every caller
 
-async function loadModel() {
-  if (model) return model;
+function loadModel() {
+  loading ??= startModel();
+  return loading;
+}
+
+async function startModel() {
   const ort = await import(RUNTIME);
   ort.env.wasm.numThreads = 1; // no worker threads: works without cross-origin isolation headers
   ort.env.wasm.wasmPaths = { wasm: RUNTIME_WASM }; // the site's own copy, never a CDN
