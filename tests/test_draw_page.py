@@ -258,7 +258,7 @@ def test_a_drawn_digit_on_a_phone_sized_screen(browser, site):
         draw(page, SEVEN)
         drawn(page)
         page.wait_for_function("document.getElementById('draw-rows').value === '28'")
-        page.screenshot(path=str(SCREENSHOTS / "draw-phone.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "draw-digit-phone.png"), full_page=True)
         tab.assert_clean()
     finally:
         tab.context.close()
@@ -270,7 +270,7 @@ def test_a_drawn_digit_screenshot(tab, site):
     draw(tab.page, SEVEN)
     drawn(tab.page)
     tab.page.wait_for_function("document.getElementById('draw-rows').value === '28'")
-    path = SCREENSHOTS / "draw.png"
+    path = SCREENSHOTS / "draw-digit.png"  # test_browser.py saves the empty page as draw.png
     tab.page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     tab.assert_clean()
