@@ -48,6 +48,17 @@ else
   fi
 fi
 
+# --- Node.js and npm (the book build runs `npm ci` for the site's browser files) ------
+if ! command -v npm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "install-test-deps: installing nodejs npm with apt-get" >&2
+    env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "install-test-deps: npm is not installed; the book build needs Node.js and npm (see README)" >&2
+  fi
+fi
+
 # --- Python test tools ------------------------------------------------------------
 if [ ! -x "$PYTHON" ]; then
   echo "install-test-deps: no Python at $PYTHON; run 'make setup' first" >&2

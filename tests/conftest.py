@@ -74,6 +74,8 @@ def synthetic_mnist() -> MnistArrays:
 
 
 BOOK_SOURCES = ("notebooks", "book/intro.md", "book/bibliography.md", "book/references.bib", "_config.yml", "_toc.yml")
+# The "Draw a digit" page and the npm lock of the browser files the site serves.
+BOOK_SOURCES += ("book/draw.md", "book/_static/draw", "package.json", "package-lock.json")
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +87,7 @@ def small_book(tmp_path_factory) -> Path:
     ``<root>/book/_build/html``.
     """
     from rnn_mnist.book import build_book
+    from rnn_mnist.site_assets import install_node_packages
 
     root = tmp_path_factory.mktemp("book-source")
     for relative in BOOK_SOURCES:
@@ -96,5 +99,7 @@ def small_book(tmp_path_factory) -> Path:
             shutil.copy(source, target)
     for link in ("_config.yml", "_toc.yml"):
         (root / "book" / link).symlink_to(Path("..") / link)
+    # `npm ci` once in the checkout (skipped when node_modules/ matches the lock); the copy shares it.
+    (root / "node_modules").symlink_to(install_node_packages(REPO_ROOT).resolve(), target_is_directory=True)
     build_book(root, profile="small")
     return root

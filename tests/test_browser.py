@@ -39,9 +39,8 @@ SEARCHES = [("LSTM", "02_building_the_lstm"), ("confusion", "05_confusion_matrix
 
 # Hosts a page may ask for beyond the book itself. Tests block them (no network
 # here); a new one means the site depends on another service, so it is named here.
-EXPECTED_EXTERNAL_HOSTS = {
-    "cdn.jsdelivr.net": "MathJax, which typesets the equations",
-}
+# None: MathJax and ONNX Runtime Web are served from the site's own _static/vendor/.
+EXPECTED_EXTERNAL_HOSTS: dict[str, str] = {}
 
 pytestmark = pytest.mark.slow
 
@@ -257,6 +256,30 @@ def test_search_finds_the_chapter(reader, site, screenshots, term, chapter):
         assert site.is_local(url), url
         assert reader.page.request.get(url).status == 200, url
     assert_clean(reader.watch)
+
+
+# --- equations ------------------------------------------------------------------------
+
+EQUATIONS_PAGE = "notebooks/02_building_the_lstm"
+
+
+def test_equations_are_typeset_by_the_sites_own_mathjax(reader, site):
+    requested: list[str] = []
+    reader.page.on("request", lambda request: requested.append(request.url))
+    reader.open(site.url(f"{EQUATIONS_PAGE}.html"))
+    reader.page.wait_for_selector("mjx-container", state="attached")
+    assert reader.page.locator("main mjx-container").count() >= 4
+    assert site.url("_static/vendor/mathjax/tex-chtml.js") in requested
+    assert reader.external_hosts() == set()
+    assert_clean(reader.watch)
+
+
+def test_equations_are_typeset_from_the_file_system(file_reader, html_dir):
+    file_reader.open((html_dir / f"{EQUATIONS_PAGE}.html").as_uri())
+    file_reader.page.wait_for_selector("mjx-container", state="attached")
+    assert file_reader.page.locator("main mjx-container").count() >= 4
+    assert file_reader.watch.external == []
+    assert_clean(file_reader.watch)
 
 
 # --- from the file system ------------------------------------------------------------

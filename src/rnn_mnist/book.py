@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from .site_assets import VENDOR_DIR, copy_site_assets, install_node_packages
+
 BOOK_DIR = "book"
 NOTEBOOKS_DIR = "notebooks"
 EXECUTED_DIR = "book/notebooks"
@@ -368,10 +370,18 @@ def build_html(root: Path) -> Path:
     return root / BOOK_DIR / "_build" / "html"
 
 
+def add_site_assets(root: Path, html: Path) -> None:
+    """Copy the pinned ONNX Runtime Web and MathJax files into the built site (see site_assets)."""
+    copied = copy_site_assets(root, html)
+    print(f"Copied {len(copied)} browser files (ONNX Runtime Web, MathJax) into {html / VENDOR_DIR}")
+
+
 def build_book(root: Path, profile: str = "full", build_html_site: bool = True) -> Path:
     """Execute every chapter in TOC order, write the results page and build the site."""
     root = repository_root(root)
     profile_values = load_profile(root, profile)
+    if build_html_site:
+        install_node_packages(root)  # before the chapters run, so a missing npm is reported at once
     timings: dict[str, float] = {}
     chapters = chapter_names(root)
     for number, name in enumerate(chapters, start=1):
@@ -387,6 +397,7 @@ def build_book(root: Path, profile: str = "full", build_html_site: bool = True) 
     if build_html_site:
         started = time.perf_counter()
         html = build_html(root)
+        add_site_assets(root, html)
         timings["jupyter-book build"] = time.perf_counter() - started
     print("\nStep times (seconds):")
     for step, seconds in timings.items():
