@@ -504,3 +504,11 @@ def test_rows_to_reach_per_class_is_an_integer_or_missing():
     assert pd.isna(needed["Ankle boot"])  # never right, so there is no row to name
     assert str(needed.dtype) == "Int64" and needed.name == "rows to 90% of final accuracy"
     assert "nan" not in needed.to_frame().style.format(na_rep="never right").to_html()
+
+
+def test_history_frame_leaves_out_the_run_store_bookkeeping():
+    history = {"epoch": [0, 1], "loss": [0.5, 0.3], "val_accuracy": [0.9, 0.95],
+               "epoch_seconds": [3.0, 2.0], "first_epoch_of_fit": [1, 0]}
+    table = analysis.history_frame(history)
+    assert "first_epoch_of_fit" not in table.columns and list(table.index) == [1, 2]
+    assert table["elapsed_seconds"].tolist() == [3.0, 5.0]

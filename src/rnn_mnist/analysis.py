@@ -214,10 +214,11 @@ def history_frame(history: Mapping[str, Sequence[float]]) -> pd.DataFrame:
 
     Adds ``elapsed_seconds``, the wall time at the end of each epoch, when
     ``epoch_seconds`` was logged. The ``epoch`` column Keras writes (from 0)
-    becomes the index.
+    becomes the index. The run store's bookkeeping column ``first_epoch_of_fit``
+    (which epochs paid for tracing after a start or a resume) is left out.
     """
     first = [name for name in HISTORY_ORDER if name in history]
-    rest = [name for name in history if name not in first and name != "epoch"]
+    rest = [name for name in history if name not in first and name not in ("epoch", "first_epoch_of_fit")]
     table = pd.DataFrame({name: list(history[name]) for name in first + rest})
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     if "epoch_seconds" in table:
