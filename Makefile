@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make book   -- set up, execute every chapter on the full data, build the site
 #   make test   -- set up, run every test (unit, notebooks via nbmake, book build, then
-#                  the JAX-backend target)
+#                  the JAX-backend and minimum-versions targets)
 # Each target creates .venv and installs requirements.txt when needed.
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data book book-small test test-tensorflow test-jax benchmark sync-mocks clean
+.PHONY: setup data book book-small test test-tensorflow test-jax test-min benchmark sync-mocks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ book: data
 book-small: data
 	$(BIN)/rnn-mnist book --profile small
 
-test: test-tensorflow test-jax
+test: test-tensorflow test-jax test-min
 
 # Everything on TensorFlow (the book's backend): `pytest --nbmake tests notebooks`.
 test-tensorflow: data
@@ -44,6 +44,11 @@ test-tensorflow: data
 # Model, data and training tests on the JAX backend, in a separate .venv-jax.
 test-jax: data
 	bash scripts/test-jax.sh
+
+# The oldest supported versions (requirements-min.txt), in a separate .venv-min: package tests
+# and two chapters on the small profile.
+test-min: data
+	bash scripts/test-min-versions.sh
 
 benchmark: data
 	$(BIN)/python benchmarks/time_to_accuracy.py

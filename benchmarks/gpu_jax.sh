@@ -20,8 +20,11 @@ PYTHON=${PYTHON:-python3}
 export KERAS_BACKEND=jax
 if ! "$PYTHON" -c "import keras" 2>/dev/null; then
     ls .whl/*.whl >/dev/null 2>&1 || { echo "gpu_jax.sh: Keras is not installed and .whl/ holds no wheels" >&2; exit 1; }
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/rnn-mnist-site .whl/*.whl
-    export PYTHONPATH=/tmp/rnn-mnist-site${PYTHONPATH:+:$PYTHONPATH}
+    # A fresh private folder each run (never a fixed shared path another user could have filled).
+    SITE=$(mktemp -d "${TMPDIR:-/tmp}/rnn-mnist-site.XXXXXX")
+    trap 'rm -rf "$SITE"' EXIT
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" .whl/*.whl
+    export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 export RNN_MNIST_HOME=${RNN_MNIST_HOME:-$PWD/.cache/rnn-mnist}

