@@ -26,6 +26,8 @@ WRONG_TYPE = {
     "analysis_images": 1000.0,
     "parameter_budget": "81674",
     "accuracy_thresholds": 0.95,
+    "latency_repeats": 0,
+    "large_batch": "1000",
 }
 
 

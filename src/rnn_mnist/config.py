@@ -284,6 +284,8 @@ CHAPTER_PARAMETERS = {
     "analysis_images": lambda name, value: _check_int(name, value, 1, TEST_POOL_SIZE),
     "parameter_budget": lambda name, value: _check_int(name, value, 1_000, 1_000_000),
     "accuracy_thresholds": _check_thresholds,
+    "latency_repeats": lambda name, value: _check_int(name, value, 1, 1_000),
+    "large_batch": lambda name, value: _check_int(name, value, 1, TEST_POOL_SIZE),
 }
 
 

@@ -104,8 +104,12 @@ class TrainingRun:
     @cached_property
     def predictions(self) -> dict[str, np.ndarray]:
         """``test_indices``, ``y_true`` and ``probabilities`` (n_test x 10) on the test set."""
-        with np.load(self.run_dir / PREDICTIONS_NPZ, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+        from .data import read_npz_checked  # checks every member's header before reading its data
+
+        n = self.config.effective_test_size
+        layout = {"test_indices": (np.dtype("<i8"), (n,)), "y_true": (np.dtype("<i8"), (n,)),
+                  "probabilities": (np.dtype("<f4"), (n, 10))}
+        return read_npz_checked(self.run_dir / PREDICTIONS_NPZ, layout)
 
     @property
     def y_true(self) -> np.ndarray:

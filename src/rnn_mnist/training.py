@@ -205,9 +205,9 @@ def store_run(
     save_model_atomic(fitted.model, run_dir / MODEL_FILE)
     atomic_write_npz(
         run_dir / PREDICTIONS_NPZ,
-        test_indices=splits.test_indices,
-        y_true=splits.y_test,
-        probabilities=scores["probabilities"],
+        test_indices=np.asarray(splits.test_indices, dtype="<i8"),  # the layout TrainingRun.predictions checks
+        y_true=np.asarray(splits.y_test, dtype="<i8"),
+        probabilities=np.asarray(scores["probabilities"], dtype="<f4"),
     )
     history = read_history(run_dir / HISTORY_CSV)
     epoch_seconds = history.get("epoch_seconds", [])
