@@ -68,7 +68,7 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 TESTS=(
     tests/test_config.py tests/test_parameters.py tests/test_data.py tests/test_npz_safety.py tests/test_datasets.py
     tests/test_splits.py tests/test_model.py tests/test_recipe_in_view.py tests/test_training.py
-    tests/test_runs.py tests/test_analysis.py tests/test_plots.py tests/test_comparison.py
+    tests/test_runs.py tests/test_run_integrity.py tests/test_analysis.py tests/test_plots.py tests/test_comparison.py
     tests/test_cli.py tests/test_lab_cpu_threads.py
 )
 "$PY" -m pytest -p no:cacheprovider -m "not network" "${TESTS[@]}" "$@"
