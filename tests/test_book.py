@@ -219,6 +219,8 @@ COUNT_HEADER = re.compile(
     r"\b(support|count|epochs?|parameters|images|units|answers|steps per epoch|batch size|rows? to|rank)\b",
     re.IGNORECASE,
 )
+#: Columns and rows that hold a time or a score, whatever else their name says.
+TIME_OR_SCORE = re.compile(r"\b(seconds?|accuracy|loss|learning rate)\b", re.IGNORECASE)
 FLOAT_FOR_INTEGER = re.compile(r"^\d[\d,]*\.0+$|^\d+\.\d{6}$")
 #: A missing number shown raw. ("None" is left to count cells: a config table shows it as a value.)
 MISSING_SHOWN_RAW = re.compile(r"^(nan|NaN|<NA>|NaT)$")
@@ -245,6 +247,8 @@ def count_cells(header_rows: list[list[str]], rows: list[list[str]]):
         label = row[0] if row else ""
         for position, cell in enumerate(row[1:], start=1):
             column = " ".join(h[position] for h in header_rows if len(h) > position)
+            if TIME_OR_SCORE.search(label) or TIME_OR_SCORE.search(column):
+                continue  # "seconds per epoch" is a time, not a count of epochs
             if COUNT_HEADER.search(label) or COUNT_HEADER.search(column):
                 yield f"{label} / {column}", cell
 
@@ -293,11 +297,13 @@ def test_results_page_lists_a_chapter_it_does_not_know(small_book, tmp_path):
     shutil.copytree(small_book / "notebooks", root / "notebooks")
     (root / "book").mkdir()
     toc = yaml.safe_load((small_book / "_toc.yml").read_text())
-    toc["chapters"].insert(-2, {"file": "notebooks/09_new"})
+    notebooks = [i for i, entry in enumerate(toc["chapters"]) if entry["file"].startswith("notebooks/")]
+    number = len(notebooks) + 1
+    toc["chapters"].insert(notebooks[-1] + 1, {"file": f"notebooks/{number:02d}_new"})
     (root / "_toc.yml").write_text(yaml.safe_dump(toc))
     source = json.loads((root / "notebooks/08_beyond_digits.ipynb").read_text())
-    source["cells"][1]["source"] = ["# A ninth chapter\n"]
-    (root / "notebooks/09_new.ipynb").write_text(json.dumps(source))
+    source["cells"][1]["source"] = ["# A chapter it does not know\n"]
+    (root / f"notebooks/{number:02d}_new.ipynb").write_text(json.dumps(source))
     page_text = write_results_page(root, load_profile(ROOT, "small")).read_text()
-    assert "[9. A ninth chapter](notebooks/09_new.ipynb)" in page_text
+    assert f"[{number}. A chapter it does not know](notebooks/{number:02d}_new.ipynb)" in page_text
     assert "GRU(" in page_text and "LSTM on Fashion-MNIST" in page_text

@@ -8,6 +8,7 @@ site served under a sub-path and from the file system, as in tests/test_browser.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from browser_support import (
 )
 
 from rnn_mnist.book import load_profile
-from rnn_mnist.config import config_from_parameters
+from rnn_mnist.config import TrainingConfig, config_from_parameters
 from rnn_mnist.runs import find_run
 from rnn_mnist.splits import scale_images
 
@@ -151,7 +152,9 @@ def keras_rows(html_dir, mnist):
     import keras
 
     info = json.loads((html_dir / "_static/models/row_reader.json").read_text())
-    config = config_from_parameters("book", **load_profile(ROOT, "small"))
+    fields = {field.name for field in dataclasses.fields(TrainingConfig)}
+    profile = {name: value for name, value in load_profile(ROOT, "small").items() if name in fields}
+    config = config_from_parameters("book", **profile)
     assert info["run"] == config.run_id(), "the page's model is not the small book's run"
     run = find_run(config)
     assert run is not None, f"the small book's run {config.run_id()} is not stored"
