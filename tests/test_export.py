@@ -184,3 +184,13 @@ def test_chapter_9_exports_with_keras_and_checks_every_answer_after_row_28():
     assert 'assert check.loc[28, "images whose answer differs"] == 0' in cells
     assert "onnxruntime.InferenceSession(" in cells and ".predict(" in cells and ".predict_on_batch(" in cells
     assert "export.write_description(onnx_path" in cells
+
+
+def test_without_the_onnx_extra_the_import_says_what_to_install(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if ONNX Runtime were not installed
+    monkeypatch.delitem(sys.modules, "rnn_mnist.export")
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "rnn-mnist\[onnx\]"'):
+        importlib.import_module("rnn_mnist.export")

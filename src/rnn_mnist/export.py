@@ -14,7 +14,13 @@ import json
 from pathlib import Path
 
 import keras
-import onnxruntime
+
+try:
+    import onnxruntime
+except ModuleNotFoundError as missing:  # the "onnx" extra is optional
+    raise ModuleNotFoundError(
+        'rnn_mnist.export needs ONNX Runtime and tf2onnx: pip install "rnn-mnist[onnx]"'
+    ) from missing
 
 from .book import repository_root
 from .paths import atomic_write_text
