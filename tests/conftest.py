@@ -103,3 +103,31 @@ def small_book(tmp_path_factory) -> Path:
     (root / "node_modules").symlink_to(install_node_packages(REPO_ROOT).resolve(), target_is_directory=True)
     build_book(root, profile="small")
     return root
+
+
+# -- the real browser (tests/test_browser.py, tests/test_draw_page.py) ---------------------------
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for Playwright; skips (fails in CI) when it or the client is missing."""
+    from browser_support import DEBIAN_CHROMIUM, chromium_executable, unavailable
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the Playwright Python client is not installed")
+    executable = chromium_executable()
+    if executable is None:
+        unavailable(f"Chromium is not installed ({DEBIAN_CHROMIUM} is missing)")
+    return executable
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from browser_support import CHROMIUM_FLAGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Playwright starts Chromium with a fresh temporary profile (--user-data-dir).
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS))
+        yield launched
+        launched.close()

@@ -17,12 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 from browser_support import (
-    CHROMIUM_FLAGS,
-    DEBIAN_CHROMIUM,
     PageWatch,
     SiteServer,
-    chromium_executable,
-    unavailable,
     undecoded_images,
 )
 
@@ -63,18 +59,6 @@ def screenshot_name(entry: str) -> str:
 # --- fixtures ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("the Playwright Python client is not installed")
-    executable = chromium_executable()
-    if executable is None:
-        unavailable(f"Chromium is not installed ({DEBIAN_CHROMIUM} is missing)")
-    return executable
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _browser_first(chromium):
     """Look for Chromium before the book is built, so a missing browser is reported at once."""
@@ -86,17 +70,6 @@ def screenshots() -> Path:
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
     return SCREENSHOTS
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Playwright starts Chromium with a fresh temporary profile (--user-data-dir).
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS))
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from browser_support import (
-    CHROMIUM_FLAGS,
-    DEBIAN_CHROMIUM,
     PageWatch,
     SiteServer,
-    chromium_executable,
-    unavailable,
 )
 
 from rnn_mnist.book import load_profile
@@ -43,28 +39,6 @@ pytestmark = pytest.mark.slow
 
 
 # --- fixtures ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("the Playwright Python client is not installed")
-    executable = chromium_executable()
-    if executable is None:
-        unavailable(f"Chromium is not installed ({DEBIAN_CHROMIUM} is missing)")
-    return executable
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS))
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

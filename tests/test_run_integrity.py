@@ -18,6 +18,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from test_runs import Interrupt  # the same simulated interruption as the resume tests
 
 from rnn_mnist import runs as runs_module
 from rnn_mnist.cli import main
@@ -230,14 +231,6 @@ def test_train_json_is_strict_json_even_with_a_nan_metric(stored, fake_training,
 # -- the resume checkpoint ------------------------------------------------------
 
 
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, after_epoch):
-        super().__init__()
-        self.after_epoch = after_epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.after_epoch:
-            raise KeyboardInterrupt("simulated interruption")
 
 
 class EpochCounter(keras.callbacks.Callback):

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import atomic_write_npz, project_home
+from .paths import atomic_write_npz, file_sha256, project_home
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +192,8 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+#: A file's SHA-256, read in chunks (one implementation, shared with the run store).
+sha256_file = file_sha256
 
 
 def array_sha256(array: np.ndarray) -> str:
