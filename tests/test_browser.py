@@ -164,7 +164,9 @@ def test_each_sidebar_link_opens_its_page(reader, site):
     for index, entry in enumerate(PAGES):
         link = reader.page.locator("nav.bd-docs-nav a.reference").nth(index)
         link.click()
-        reader.page.wait_for_load_state("load")
+        # "networkidle", not "load": a page's own fetches (the draw page loads its model
+        # after "load") must finish before the next click, or navigating aborts them.
+        reader.page.wait_for_load_state("networkidle")
         assert without_fragment(reader.page.url) == site.url(f"{entry}.html"), f"sidebar link {titles[index]!r}"
         heading = reader.page.locator("main h1").first.inner_text()
         assert titles[index] in heading, (titles[index], heading)
