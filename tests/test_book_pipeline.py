@@ -7,6 +7,7 @@ from rnn_mnist.book import (
     ChapterExecutionError,
     chapter_names,
     execute_chapter,
+    execute_chapters,
     load_profile,
     parameters_for,
     sync_nbmake_mocks,
@@ -73,3 +74,24 @@ def test_an_executed_chapter_carries_the_injected_parameters(tmp_path):
     root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None"), nbformat.v4.new_code_cell("print(epochs)")]})
     executed = nbformat.read(execute_chapter(root, "01_a", {"epochs": 3}), as_version=4)
     assert executed.cells[-1].outputs[0]["text"].strip() == "3"
+
+
+def test_chapters_executed_two_at_a_time_keep_the_toc_order_in_their_timings(tmp_path):
+    cells = {name: [parameters_cell("epochs = None"), nbformat.v4.new_code_cell(f"print('{name}', epochs)")]
+             for name in ("02_b", "01_a", "03_c")}
+    root = make_book(tmp_path, cells)
+    timings = execute_chapters(root, {"epochs": 4}, jobs=2)
+    assert list(timings) == ["02_b", "01_a", "03_c"] and all(seconds > 0 for seconds in timings.values())
+    for name in cells:
+        executed = nbformat.read(root / "book/notebooks" / f"{name}.ipynb", as_version=4)
+        assert executed.cells[-1].outputs[0]["text"].strip() == f"{name} 4"
+
+
+def test_a_failing_chapter_among_parallel_ones_fails_the_build_and_names_itself(tmp_path):
+    root = make_book(tmp_path, {
+        "01_a": [parameters_cell("epochs = None"), nbformat.v4.new_code_cell("print('fine')")],
+        "02_b": [parameters_cell("epochs = None"), nbformat.v4.new_code_cell("raise ValueError('bad epochs')")],
+    })
+    with pytest.raises(ChapterExecutionError, match=r"Chapter 02_b failed in cell 1 .*ValueError: bad epochs"):
+        execute_chapters(root, {}, jobs=2)
+    assert not (root / "book/notebooks/02_b.ipynb").exists()

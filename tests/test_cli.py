@@ -83,6 +83,7 @@ def test_train_size_above_the_pool_is_refused():
         (["train", "--dropout", "2"], "rnn-mnist train: Invalid value for 'dropout': 2.0."),
         (["train", "--recipe", "sead"], "argument --recipe: invalid choice: 'sead'"),
         (["train", "--epochs", "three"], "argument --epochs: expected an integer, got 'three'"),
+        (["book", "--jobs", "0"], "argument --jobs: expected a whole number of at least 1, got '0'"),
     ],
 )
 def test_bad_arguments_are_one_line_in_under_two_seconds_without_importing_the_backend(args, message):

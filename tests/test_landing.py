@@ -87,10 +87,10 @@ def test_write_landing_figure_uses_the_profiles_book_run(tmp_path, monkeypatch, 
 
 def test_the_build_writes_the_figure_after_every_chapter(monkeypatch):
     steps = []
-    monkeypatch.setattr(book, "execute_chapter", lambda root, name, parameters: steps.append(name))
+    monkeypatch.setattr(book, "execute_chapter", lambda root, name, parameters, progress_bar=True: steps.append(name))
     monkeypatch.setattr(book, "write_results_page", lambda root, values: steps.append("results"))
     monkeypatch.setattr(landing, "write_landing_figure", lambda root, values: steps.append(("landing", values)))
-    book.build_book(ROOT, profile="small", build_html_site=False)
+    book.build_book(ROOT, profile="small", build_html_site=False, jobs=1)
     assert steps[-1] == ("landing", book.load_profile(ROOT, "small"))
     assert steps[: len(book.chapter_names(ROOT))] == book.chapter_names(ROOT)
 

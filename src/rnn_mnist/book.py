@@ -95,7 +95,7 @@ def parameters_for(notebook: Path, profile_values: dict[str, Any]) -> dict[str, 
     return {name: value for name, value in profile_values.items() if name in declared}
 
 
-def execute_chapter(root: Path, name: str, parameters: dict[str, Any]) -> Path:
+def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_bar: bool = True) -> Path:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/<name>.ipynb``.
 
     The executed copy appears only when every cell succeeded; a failure raises
@@ -116,7 +116,7 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any]) -> Path:
             parameters=parameters,
             kernel_name="python3",
             cwd=str(source.parent),
-            progress_bar=True,
+            progress_bar=progress_bar,
         )
     except PapermillExecutionError as error:
         raise ChapterExecutionError(
@@ -376,33 +376,96 @@ def add_site_assets(root: Path, html: Path) -> None:
     print(f"Copied {len(copied)} browser files (ONNX Runtime Web, MathJax) into {html / VENDOR_DIR}")
 
 
-def build_book(root: Path, profile: str = "full", build_html_site: bool = True) -> Path:
-    """Execute every chapter in TOC order, write the results page and build the site."""
+def runs_the_chapters_read(root: Path, profile_values: dict[str, Any]) -> list[Any]:
+    """The configs of every run the chapters of the table of contents read (:data:`CHAPTER_RUNS`)."""
+    configs = {}
+    for name in chapter_names(root):
+        if name in CHAPTER_RUNS:
+            for _, config in CHAPTER_RUNS[name](chapter_settings(root, name, profile_values)):
+                configs.setdefault(config.run_id(), config)
+    return list(configs.values())
+
+
+def _execute_timed(root: Path, name: str, parameters: dict[str, Any], progress_bar: bool) -> float:
+    started = time.perf_counter()
+    execute_chapter(root, name, parameters, progress_bar=progress_bar)
+    return time.perf_counter() - started
+
+
+def execute_chapters(root: Path, profile_values: dict[str, Any], jobs: int = 1) -> dict[str, float]:
+    """Execute every chapter, ``jobs`` at a time, each in its own kernel; returns seconds per chapter.
+
+    With ``jobs > 1`` the chapters must not depend on one another's side effects
+    other than stored runs (which are locked, and trained beforehand by the
+    book build). The first failing chapter stops the others and is raised.
+    """
+    chapters = chapter_names(root)
+    settings = {name: parameters_for(root / NOTEBOOKS_DIR / f"{name}.ipynb", profile_values) for name in chapters}
+    timings: dict[str, float] = {}
+    if jobs <= 1:
+        for number, name in enumerate(chapters, start=1):
+            print(f"[{number}/{len(chapters)}] executing {name} with {settings[name] or 'its own defaults'}", flush=True)
+            timings[name] = _execute_timed(root, name, settings[name], progress_bar=True)
+        return timings
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    print(f"Executing {len(chapters)} chapters, {jobs} at a time", flush=True)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending = {pool.submit(_execute_timed, root, name, settings[name], False): name for name in chapters}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = pending.pop(future)
+                    timings[name] = future.result()
+                    print(f"  executed {name} in {timings[name]:.1f} s "
+                          f"({len(timings)}/{len(chapters)})", flush=True)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return {name: timings[name] for name in chapters}
+
+
+def build_book(root: Path, profile: str = "full", build_html_site: bool = True, jobs: int | None = None) -> Path:
+    """Train the runs the chapters read, execute every chapter, write the results page, build the site.
+
+    ``jobs`` runs (then chapters) go at once, each in its own process (default:
+    :func:`rnn_mnist.lab.parallel_runs.default_workers`, two on a machine with two or
+    more cores); ``jobs=1`` trains and executes one after the other, in TOC order.
+    """
+    from .lab.parallel_runs import default_workers, train_runs
+
     root = repository_root(root)
     profile_values = load_profile(root, profile)
+    jobs = default_workers() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     if build_html_site:
         install_node_packages(root)  # before the chapters run, so a missing npm is reported at once
+    wall_started = time.perf_counter()
     timings: dict[str, float] = {}
-    chapters = chapter_names(root)
-    for number, name in enumerate(chapters, start=1):
-        notebook = root / NOTEBOOKS_DIR / f"{name}.ipynb"
-        parameters = parameters_for(notebook, profile_values)
-        print(f"[{number}/{len(chapters)}] executing {name} with {parameters or 'its own defaults'}", flush=True)
+    if jobs > 1:
         started = time.perf_counter()
-        execute_chapter(root, name, parameters)
-        timings[name] = time.perf_counter() - started
+        trained = train_runs(runs_the_chapters_read(root, profile_values), workers=jobs)
+        if trained:
+            timings["training the runs"] = time.perf_counter() - started
+    timings.update(execute_chapters(root, profile_values, jobs))
+    started = time.perf_counter()
     write_results_page(root, profile_values)
     write_intro_figure(root, profile_values)
     html = root / BOOK_DIR / "_build" / "html"
     if build_html_site:
-        started = time.perf_counter()
         html = build_html(root)
         add_site_assets(root, html)
-        timings["jupyter-book build"] = time.perf_counter() - started
+    timings["results page and site"] = time.perf_counter() - started
     print("\nStep times (seconds):")
     for step, seconds in timings.items():
-        print(f"  {step:24s} {seconds:7.1f}")
-    print(f"  {'total':24s} {sum(timings.values()):7.1f}")
+        print(f"  {step:30s} {seconds:7.1f}")
+    wall = time.perf_counter() - wall_started
+    print(f"  {'wall clock (steps overlap)' if jobs > 1 else 'wall clock':30s} {wall:7.1f}")
     print(f"\nThe book is at {html / 'index.html'}")
     return html
 

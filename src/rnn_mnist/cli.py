@@ -27,6 +27,13 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _positive_integer(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -116,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", default="full", help="parameter profile from notebooks/parameters.yml")
     book.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: .)")
     book.add_argument("--no-build", action="store_true", help="execute the chapters but do not build HTML")
+    book.add_argument("--jobs", type=_positive_integer, default=None,
+                      help="runs, then chapters, processed at once, each in its own process "
+                      "(default: 2, or 1 on a one-core machine; 1: one after the other)")
 
     mocks = commands.add_parser(
         "sync-mocks",
@@ -270,7 +280,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    build_book(_book_root(args), profile=args.profile, build_html_site=not args.no_build)
+    build_book(_book_root(args), profile=args.profile, build_html_site=not args.no_build, jobs=args.jobs)
     return 0
 
 

@@ -8,6 +8,9 @@ in :mod:`rnn_mnist.config`, :mod:`~rnn_mnist.data`, :mod:`~rnn_mnist.splits`,
 * :mod:`.cpu_threads`: TensorFlow's thread counts on a CPU with at most two
   cores, applied in one place (:func:`rnn_mnist.training.train_into`, before
   TensorFlow's first op). Changes no number, only the time a step takes.
+* :mod:`.parallel_runs`: the book build trains the runs the chapters read
+  before executing them, two at a time, each in a fresh process
+  (:func:`rnn_mnist.book.build_book`, ``rnn-mnist book --jobs N``).
 * :mod:`.distribute`: data-parallel training on several devices (opt-in:
   ``ensure_trained(config, distribution=data_parallel())``).
 

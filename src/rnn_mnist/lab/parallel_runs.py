@@ -1,0 +1,105 @@
+"""Train several stored runs at once, each in its own process: a speed-up of the book build.
+
+The book build (:func:`rnn_mnist.book.build_book`) calls :func:`train_runs` with
+every run the chapters read before it executes them, so the chapters find
+their runs stored and only load them. Training is the same call a chapter
+makes, :func:`rnn_mnist.runs.ensure_trained`, in a fresh process per run, so a
+run's weights do not depend on which process trained it or on what ran beside
+it; the runs' file locks keep two processes from training one config.
+
+Why processes: on the 2-core machine a training step of the book's LSTM keeps
+about one core busy (one thread per op, :mod:`.cpu_threads`), so two runs side
+by side finish sooner than one after the other (``docs/performance.md``,
+"Book build step times").
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from ..config import TrainingConfig
+from .cpu_threads import usable_cores
+
+#: Runs trained at once when the caller does not say: two, or one on a one-core machine.
+DEFAULT_WORKERS = 2
+
+#: Relative cost of one optimizer step against one training image, from the book's two recipes
+#: on the 2-core machine (the seed's batch 32 makes 4.4 times as many steps as the book's 128).
+STEP_COST_IN_IMAGES = 20
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What training one run in a worker process reported."""
+
+    run_id: str
+    seconds: float
+    trained_now: bool
+
+
+def default_workers() -> int:
+    return max(1, min(DEFAULT_WORKERS, usable_cores()))
+
+
+def estimated_cost(config: TrainingConfig) -> float:
+    """A number proportional to the run's training time: images seen plus optimizer steps."""
+    steps = math.ceil(config.effective_train_size / config.batch_size)
+    return config.epochs * (config.effective_train_size + STEP_COST_IN_IMAGES * steps)
+
+
+def _train_one(config_values: dict) -> TrainedRun:
+    """The worker: train (or find) one run. Runs in a fresh process."""
+    from ..runs import ensure_trained
+
+    config = TrainingConfig.from_dict(config_values)
+    started = time.perf_counter()
+    run = ensure_trained(config, verbose=0)
+    return TrainedRun(config.run_id(), time.perf_counter() - started, run.trained_now)
+
+
+def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> list[TrainedRun]:
+    """Make sure every config in ``configs`` has a stored run, training up to ``workers`` at a time.
+
+    Configs already stored are skipped without starting a process; the others
+    are started longest first (:func:`estimated_cost`), so the longest run
+    does not start last. Returns what each trained run reported, in the order
+    they finished. The first failure stops the rest (runs already finished
+    stay stored) and is raised here.
+    """
+    from ..runs import check_run, run_dir_for
+
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    unique = {config.run_id(): config for config in configs}
+    missing = [c for c in unique.values() if not check_run(run_dir_for(c), c).ok]
+    if not missing:
+        return []
+    missing.sort(key=estimated_cost, reverse=True)
+    print(f"Training {len(missing)} run(s), {min(workers, len(missing))} at a time, each in its own process: "
+          + ", ".join(c.run_id() for c in missing), flush=True)
+    finished: list[TrainedRun] = []
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow per run, never a fork of one
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        pending = {pool.submit(_train_one, config.to_dict()): config for config in missing}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    config = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as error:
+                        raise RuntimeError(f"training run {config.run_id()} failed: {error}") from error
+                    finished.append(result)
+                    print(f"  {'trained' if result.trained_now else 'found'} {result.run_id} "
+                          f"({config.label or config.cell}) in {result.seconds:.0f} s", flush=True)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return finished
