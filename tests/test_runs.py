@@ -137,3 +137,35 @@ def test_a_short_real_training_beats_90_percent(tmp_path):
     run = ensure_trained(seed_recipe(epochs=4, train_size=5000), tmp_path, verbose=0)
     assert run.test_accuracy > 0.90
     assert run.metrics["sizes"]["test"] == 10000
+
+
+def test_a_resumed_run_keeps_the_best_model_of_the_epochs_before_the_resume(tmp_path):
+    config = default_config(**{**TINY, "epochs": 3})
+    with pytest.raises(KeyboardInterrupt):
+        ensure_trained(config, tmp_path, verbose=0, extra_callbacks=[Interrupt(after_epoch=1)])
+    run_dir = run_dir_for(config, tmp_path)
+    # Pretend the epochs before the interruption reached a validation loss no later epoch can beat.
+    history = (run_dir / "history.csv").read_text().splitlines()
+    column = history[0].split(",").index("val_loss")
+    rows = [row.split(",") for row in history[1:]]
+    for row in rows:
+        row[column] = "1e-09"
+    (run_dir / "history.csv").write_text("\n".join([history[0], *(",".join(r) for r in rows)]) + "\n")
+    best = run_dir / "best.keras"
+    best_before = (best.read_bytes(), best.stat().st_ino, best.stat().st_mtime_ns)
+
+    run = ensure_trained(config, tmp_path, verbose=0)
+    assert run.history["epoch"] == [0.0, 1.0, 2.0] and run.history["val_loss"][2] > 1e-09
+    assert (best.read_bytes(), best.stat().st_ino, best.stat().st_mtime_ns) == best_before, (
+        "epoch 2 was worse than the logged best: best.keras must stay as it was")
+
+
+def test_logged_best_reads_the_log_only_when_a_best_model_was_saved(tmp_path):
+    from rnn_mnist.training import logged_best
+
+    assert logged_best(tmp_path) == float("inf")
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,0.5\n1,0.8,0.3\n2,0.7,nan\n")
+    assert logged_best(tmp_path) == float("inf"), "no best.keras: the next epoch's model must be saved"
+    (tmp_path / "best.keras").write_bytes(b"stand-in")
+    assert logged_best(tmp_path) == 0.3
+    assert logged_best(tmp_path, monitor="loss") == 0.7

@@ -20,6 +20,7 @@ Keras's backup write) is reported in one line and the run starts afresh.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -57,7 +58,8 @@ __all__ = [
     "BACKUP_DIR", "BEST_MODEL_FILE", "CHECKSUMMED_FILES", "CONFIG_JSON", "EVALUATION_BATCH_SIZE", "FIRST_EPOCH_COLUMN",
     "HISTORY_CSV", "METRICS_JSON", "MODEL_FILE", "PREDICTIONS_NPZ", "EpochTimer", "FitResult", "ResumeFromBackup",
     "SaveBestModel", "UnreadableBackup", "align_history_with_backup", "artefact_records", "backup_epoch",
-    "discard_backup", "evaluate_and_predict", "fit_into", "read_history", "save_model_atomic", "steps_per_epoch",
+    "discard_backup", "evaluate_and_predict", "fit_into", "logged_best", "read_history", "save_model_atomic",
+    "steps_per_epoch",
     "store_run", "train_into",
 ]
 #: Images per batch when the finished model is evaluated and predicts the test set (changes no result).
@@ -115,6 +117,29 @@ class ResumeFromBackup(keras.callbacks.BackupAndRestore):
             raise UnreadableBackup(f"{type(error).__name__}: {error}".splitlines()[0]) from error
 
 
+def logged_best(run_dir: Path, monitor: str = "val_loss") -> float:
+    """The lowest ``monitor`` in the run's per-epoch log, if its best model was saved; else infinity.
+
+    A resumed run passes it to :class:`SaveBestModel`, so an epoch trained after
+    the resume replaces ``best.keras`` only if it beats every epoch before it.
+    Call it after :func:`align_history_with_backup`, which leaves only the epochs
+    the backup resumes after.
+    """
+    csv_path = run_dir / HISTORY_CSV
+    if not (run_dir / BEST_MODEL_FILE).exists() or not csv_path.exists():
+        return math.inf
+    with csv_path.open(newline="") as handle:
+        values = []
+        for row in csv.DictReader(handle):
+            try:
+                value = float(row.get(monitor, ""))
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                values.append(value)
+    return min(values, default=math.inf)
+
+
 class SaveBestModel(keras.callbacks.Callback):
     """Saves ``stored_model`` to ``path`` whenever the validation loss reaches a new low.
 
@@ -124,12 +149,12 @@ class SaveBestModel(keras.callbacks.Callback):
     would save the training model itself.)
     """
 
-    def __init__(self, stored_model: keras.Model, path: Path, monitor: str = "val_loss"):
+    def __init__(self, stored_model: keras.Model, path: Path, monitor: str = "val_loss", best: float = math.inf):
         super().__init__()
         self.stored_model = stored_model
         self.path = Path(path)
         self.monitor = monitor
-        self.best = math.inf
+        self.best = best  # a resumed run starts from the best of the epochs it already logged
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -166,7 +191,7 @@ def fit_into(
     callbacks = [
         EpochTimer(),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV), append=True),
-        SaveBestModel(model, run_dir / BEST_MODEL_FILE),
+        SaveBestModel(model, run_dir / BEST_MODEL_FILE, best=logged_best(run_dir)),
         ResumeFromBackup(run_dir / BACKUP_DIR),
         *extra_callbacks,
     ]
