@@ -105,6 +105,23 @@ def test_comparison_table_and_its_reading():
         "No model reached 98% or 99% validation accuracy within this run's epochs and images.")
 
 
+def test_times_within_a_factor_of_one_and_a_half_are_not_ranked():
+    runs = {
+        "GRU": fake_run([0.96, 0.985], [10.0, 10.0], 0.98),
+        "LSTM": fake_run([0.96, 0.984], [12.0, 12.0], 0.98),
+        "dense": fake_run([0.90, 0.96], [2.0, 2.0], 0.95),
+    }
+    text = comparison.describe_comparison(comparison_table(runs, thresholds=(0.95, 0.98)), (0.95, 0.98))
+    assert "An epoch took least time for the dense (2.0 s) and most for the LSTM (12.0 s)" in text
+    assert ("3 of 3 models reached 95% validation accuracy; the dense got there first in wall-clock time (4.0 s)."
+            in text)
+    assert ("2 of 3 models reached 98% validation accuracy; the GRU and the LSTM got there within a factor 1.5 "
+            "of each other in wall-clock time (20.0 s, 24.0 s), too close to rank.") in text
+    close = comparison.describe_comparison(comparison_table({k: runs[k] for k in ("GRU", "LSTM")}, 0.98), 0.98)
+    assert "An epoch took 10.0 to 12.0 s for every model, less than a factor 1.5 apart" in close
+    assert "got there first" not in close
+
+
 def test_accuracies_within_the_noise_are_not_ranked():
     runs = {
         "GRU": fake_run([0.9885], [3.0], 0.95),

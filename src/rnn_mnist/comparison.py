@@ -50,6 +50,11 @@ DEFAULT_THRESHOLDS = (0.95, 0.98)
 #: 0.32 points apart in validation accuracy; the margin is set above that.
 NOISE_MARGIN = 0.005
 
+#: Times closer than this factor are not ranked: the book build trains two runs at a time, and a
+#: run beside another took 1.0 to 1.6 times as long as alone (docs/performance.md, "Book build
+#: step times"), so a gap smaller than this can be the neighbour, not the model.
+TIME_NOISE_FACTOR = 1.5
+
 
 @dataclass(frozen=True)
 class Contender:
@@ -267,24 +272,36 @@ def describe_comparison(
     if "test accuracy" in table:
         tested = ", ".join(f"the {name} {float(table.loc[name, 'test accuracy']):.2%}" for name in accuracy.index)
         sentences.append(f"Each final model was evaluated once on the test images: {tested}.")
-    fastest = table["seconds per epoch"].idxmin()
-    slowest = table["seconds per epoch"].idxmax()
-    sentences.append(
-        f"An epoch took least time for the {fastest} ({table.loc[fastest, 'seconds per epoch']:.1f} s) and most "
-        f"for the {slowest} ({table.loc[slowest, 'seconds per epoch']:.1f} s) on the machine that trained them."
-    )
+    per_epoch = table["seconds per epoch"].astype(float)
+    fastest, slowest = per_epoch.idxmin(), per_epoch.idxmax()
+    if per_epoch[slowest] < TIME_NOISE_FACTOR * per_epoch[fastest]:
+        sentences.append(
+            f"An epoch took {per_epoch[fastest]:.1f} to {per_epoch[slowest]:.1f} s for every model, less than a "
+            f"factor {TIME_NOISE_FACTOR:g} apart: too close to rank on a machine that trained two runs at a time."
+        )
+    else:
+        sentences.append(
+            f"An epoch took least time for the {fastest} ({per_epoch[fastest]:.1f} s) and most "
+            f"for the {slowest} ({per_epoch[slowest]:.1f} s) on the machine that trained them."
+        )
     unreached = []
     for threshold in thresholds:
         percent = f"{threshold:.0%}"
-        seconds = table[f"seconds to {percent}"].dropna()
-        if len(seconds):
-            first = seconds.astype(float).idxmin()
+        seconds = table[f"seconds to {percent}"].dropna().astype(float).sort_values()
+        if len(seconds) == 0:
+            unreached.append(percent)
+            continue
+        first = seconds.index[0]
+        reached = f"{len(seconds)} of {len(table)} models reached {percent} validation accuracy; "
+        close = [name for name in seconds.index[1:] if seconds[name] < TIME_NOISE_FACTOR * seconds[first]]
+        if close:
+            group = _names([first, *close])
             sentences.append(
-                f"{len(seconds)} of {len(table)} models reached {percent} validation accuracy; the "
-                f"{first} got there first in wall-clock time ({float(seconds[first]):.1f} s)."
+                reached + f"{group} got there within a factor {TIME_NOISE_FACTOR:g} of each other in wall-clock "
+                f"time ({', '.join(f'{seconds[name]:.1f} s' for name in [first, *close])}), too close to rank."
             )
         else:
-            unreached.append(percent)
+            sentences.append(reached + f"the {first} got there first in wall-clock time ({seconds[first]:.1f} s).")
     if unreached:
         sentences.append(
             f"No model reached {' or '.join(unreached)} validation accuracy within this run's epochs and images."
