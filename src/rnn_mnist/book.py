@@ -407,25 +407,14 @@ def execute_chapters(root: Path, profile_values: dict[str, Any], jobs: int = 1) 
             print(f"[{number}/{len(chapters)}] executing {name} with {settings[name] or 'its own defaults'}", flush=True)
             timings[name] = _execute_timed(root, name, settings[name], progress_bar=True)
         return timings
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from .lab.parallel_runs import run_in_processes
+
+    def report(name: str, future) -> None:
+        timings[name] = future.result()
+        print(f"  executed {name} in {timings[name]:.1f} s ({len(timings)}/{len(chapters)})", flush=True)
 
     print(f"Executing {len(chapters)} chapters, {jobs} at a time", flush=True)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending = {pool.submit(_execute_timed, root, name, settings[name], False): name for name in chapters}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = pending.pop(future)
-                    timings[name] = future.result()
-                    print(f"  executed {name} in {timings[name]:.1f} s "
-                          f"({len(timings)}/{len(chapters)})", flush=True)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    run_in_processes({name: (_execute_timed, root, name, settings[name], False) for name in chapters}, jobs, report)
     return {name: timings[name] for name in chapters}
 
 

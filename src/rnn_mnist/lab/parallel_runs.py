@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Callable, Hashable
 
 from ..config import TrainingConfig
 from .cpu_threads import usable_cores
@@ -61,6 +62,34 @@ def _train_one(config_values: dict) -> TrainedRun:
     return TrainedRun(config.run_id(), time.perf_counter() - started, run.trained_now)
 
 
+def run_in_processes(
+    tasks: dict[Hashable, tuple],
+    workers: int,
+    on_done: Callable[[Hashable, Future], None],
+    *,
+    fresh_process_per_task: bool = False,
+) -> None:
+    """Run each ``key: (function, *arguments)`` in spawned processes, ``workers`` at a time.
+
+    ``on_done(key, future)`` is called as each task finishes (in the order they
+    finish); an exception it raises cancels the tasks not yet started and
+    propagates. ``function`` must be importable by name (spawn pickles it).
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             max_tasks_per_child=1 if fresh_process_per_task else None) as pool:
+        pending = {pool.submit(function, *arguments): key for key, (function, *arguments) in tasks.items()}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    on_done(pending.pop(future), future)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
 def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> list[TrainedRun]:
     """Make sure every config in ``configs`` has a stored run, training up to ``workers`` at a time.
 
@@ -83,23 +112,18 @@ def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> lis
     print(f"Training {len(missing)} run(s), {min(workers, len(missing))} at a time, each in its own process: "
           + ", ".join(c.run_id() for c in missing), flush=True)
     finished: list[TrainedRun] = []
-    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow per run, never a fork of one
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
-        pending = {pool.submit(_train_one, config.to_dict()): config for config in missing}
+
+    def report(run_id: str, future: Future) -> None:
+        config = unique[run_id]
         try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    config = pending.pop(future)
-                    try:
-                        result = future.result()
-                    except Exception as error:
-                        raise RuntimeError(f"training run {config.run_id()} failed: {error}") from error
-                    finished.append(result)
-                    print(f"  {'trained' if result.trained_now else 'found'} {result.run_id} "
-                          f"({config.label or config.cell}) in {result.seconds:.0f} s", flush=True)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+            result = future.result()
+        except Exception as error:
+            raise RuntimeError(f"training run {run_id} failed: {error}") from error
+        finished.append(result)
+        print(f"  {'trained' if result.trained_now else 'found'} {result.run_id} "
+              f"({config.label or config.cell}) in {result.seconds:.0f} s", flush=True)
+
+    # A fresh TensorFlow per run, never a fork of one.
+    run_in_processes({c.run_id(): (_train_one, c.to_dict()) for c in missing}, workers, report,
+                     fresh_process_per_task=True)
     return finished
