@@ -20,7 +20,6 @@ Keras's backup write) is reported in one line and the run starts afresh.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -128,15 +127,7 @@ def logged_best(run_dir: Path, monitor: str = "val_loss") -> float:
     csv_path = run_dir / HISTORY_CSV
     if not (run_dir / BEST_MODEL_FILE).exists() or not csv_path.exists():
         return math.inf
-    with csv_path.open(newline="") as handle:
-        values = []
-        for row in csv.DictReader(handle):
-            try:
-                value = float(row.get(monitor, ""))
-            except ValueError:
-                continue
-            if math.isfinite(value):
-                values.append(value)
+    values = [value for value in read_history(csv_path).get(monitor, []) if math.isfinite(value)]
     return min(values, default=math.inf)
 
 
