@@ -57,7 +57,7 @@ __all__ = [
     "BACKUP_DIR", "BEST_MODEL_FILE", "CHECKSUMMED_FILES", "CONFIG_JSON", "EVALUATION_BATCH_SIZE", "FIRST_EPOCH_COLUMN",
     "HISTORY_CSV", "METRICS_JSON", "MODEL_FILE", "PREDICTIONS_NPZ", "EpochTimer", "FitResult", "ResumeFromBackup",
     "SaveBestModel", "UnreadableBackup", "align_history_with_backup", "artefact_records", "backup_epoch",
-    "discard_backup", "evaluate_and_predict", "fit_into", "logged_best", "read_history", "save_model_atomic",
+    "discard_backup", "evaluate_and_predict", "fit_into", "keep_optimizer_state_apart", "logged_best", "read_history", "save_model_atomic",
     "steps_per_epoch",
     "store_run", "train_into",
 ]
@@ -191,8 +191,23 @@ def fit_into(
     fit_seconds = time.perf_counter() - started
     # The stored model carries the optimizer that trained it, so it loads ready to evaluate.
     trainer = history.model
+    keep_optimizer_state_apart(trainer.optimizer)
     model.compile(optimizer=trainer.optimizer, loss=trainer.loss, metrics=["accuracy"])
     return FitResult(model=model, fit_seconds=fit_seconds)
+
+
+def keep_optimizer_state_apart(optimizer: keras.optimizers.Optimizer) -> None:
+    """Give every variable of ``optimizer`` an array of its own.
+
+    On JAX, the weight average's last overwrite leaves each weight and its
+    average holding one and the same array; ``evaluate`` then donates the
+    weights' buffers to XLA, which deletes the averages the stored optimizer
+    is saved with ("Array has been deleted", Keras 3.15). A copy of each
+    optimizer variable keeps the two apart. On TensorFlow, whose variables
+    own their buffers, it changes nothing.
+    """
+    for variable in optimizer.variables:
+        variable.assign(keras.ops.copy(variable))
 
 
 def evaluate_and_predict(model: keras.Model, splits: DataSplits) -> dict[str, Any]:
