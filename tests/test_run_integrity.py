@@ -24,7 +24,15 @@ from rnn_mnist import runs as runs_module
 from rnn_mnist.cli import main
 from rnn_mnist.config import default_config
 from rnn_mnist.paths import exclusive_lock
-from rnn_mnist.runs import DamagedRunError, TrainingRun, check_run, ensure_trained, find_run, run_dir_for
+from rnn_mnist.runs import (
+    DamagedRunError,
+    TrainingRun,
+    check_run,
+    ensure_trained,
+    find_run,
+    metrics_digest,
+    run_dir_for,
+)
 from rnn_mnist.training import align_history_with_backup
 
 TINY = dict(epochs=2, units=16, train_size=300, validation_size=100, test_size=100)
@@ -68,6 +76,15 @@ def truncate(path, size):
 def scramble(path):
     """Random bytes of the same length (a checksum catches it, a size check would not)."""
     path.write_bytes(np.random.default_rng(0).integers(0, 256, path.stat().st_size, dtype=np.uint8).tobytes())
+
+
+def rewrite_metrics(path, sign=True, **changes):
+    """Change values of ``metrics.json``; with ``sign`` its own digest is updated, as training would write it."""
+    metrics = json.loads(path.read_text())
+    metrics.update(changes)
+    if sign:
+        metrics["metrics_sha256"] = metrics_digest(metrics)
+    path.write_text(json.dumps(metrics))
 
 
 def drop_checksums(path):
@@ -214,9 +231,7 @@ def test_a_process_that_waited_for_the_lock_says_it_reused_the_run(pristine, tmp
 
 def test_train_json_is_strict_json_even_with_a_nan_metric(stored, fake_training, capsys):
     runs_dir, run_dir = stored
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["test_loss"] = float("nan")  # a diverged run; metrics.json itself is not checksummed
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    rewrite_metrics(run_dir / "metrics.json", test_loss=float("nan"))  # a diverged run, stored as it ended
     assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"Reused the stored run {run_dir.name} (book recipe)"
