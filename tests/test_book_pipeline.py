@@ -52,8 +52,9 @@ def test_a_chapter_gets_only_the_parameters_it_declares(tmp_path):
 
 
 def test_sync_mocks_writes_the_small_profile(tmp_path):
-    root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None\nbatch_size = None")]})
-    assert sync_nbmake_mocks(root) == ["01_a"]
+    root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None\nbatch_size = None")],
+                                "02_b": [parameters_cell("train_size = None")]})
+    assert sync_nbmake_mocks(root) == ["01_a", "02_b"]
     cell = nbformat.read(root / "notebooks/01_a.ipynb", as_version=4).cells[0]
     assert cell.metadata["nbmake"]["mock"] == {"epochs": 2}
     assert cell.metadata["tags"] == ["parameters"]
