@@ -315,10 +315,13 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
     """Whether ``run_dir`` holds an intact finished run (of ``config``, if given).
 
     ``unfinished``: there is no ``metrics.json`` (an interrupted or running
-    training; the next ``ensure_trained`` resumes it). ``damaged``:
-    ``metrics.json`` cannot be read or records no checksums (stored by an
-    older version), a file it lists is missing or differs in size or SHA-256,
-    or ``config.json`` does not hash to the run's name.
+    training; the next ``ensure_trained`` resumes it). ``damaged``: the run
+    holds a symbolic link; ``metrics.json`` is larger than 4 MiB, cannot be
+    parsed, records no checksums (stored by an older version), does not match
+    its own digest or has a value of the wrong type or range
+    (:func:`check_metrics`); a file it lists is missing or differs in size or
+    SHA-256; ``config.json`` does not hash to the run's name; or a model
+    archive would unpack to more than its model needs (:func:`check_model_archive`).
     """
     run_dir = Path(run_dir)
 
@@ -368,6 +371,12 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
     if metrics["run_id"] != expected or metrics["epochs"] != stored_config.epochs:
         return damaged(f"{METRICS_JSON} describes run {metrics['run_id']} of {metrics['epochs']} epochs, "
                        f"not {expected} of {stored_config.epochs}")
+    for name in (MODEL_FILE, BEST_MODEL_FILE):
+        if name in artefacts:
+            try:
+                check_model_archive(run_dir / name, metrics["parameters"])
+            except DamagedRunError as error:
+                return damaged(str(error).replace(str(run_dir / name), name))
     return RunCheck(run_dir, "ok")
 
 
