@@ -429,7 +429,7 @@ def test_a_stored_model_passes_the_archive_check_and_loads(pristine):
 
     for name in ("model.keras", "best.keras"):
         check_model_archive(pristine.run_dir / name, pristine.metrics["parameters"])
-    assert pristine.load_model(best=True).count_params() == pristine.metrics["parameters"]
+    assert pristine.load_model().count_params() == pristine.metrics["parameters"]
 
 
 def test_real_a_truncated_latest_backup_resumes_from_the_one_before_and_logs_each_epoch_once(tmp_path, capsys):
