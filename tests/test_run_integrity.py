@@ -551,8 +551,8 @@ def test_a_symbolic_link_in_a_run_is_refused_and_nothing_is_written_through_it(s
 
     check = check_run(run_dir, CONFIG)
     assert check.status == "damaged" and check.reason == "backup is a symbolic link; the run store holds no links"
-    from rnn_mnist.training import refuse_links
     from rnn_mnist.paths import StorageError
+    from rnn_mnist.training import refuse_links
 
     with pytest.raises(StorageError, match=r"backup in .* is a symbolic link, and the run store holds no links"):
         refuse_links(run_dir)

@@ -8,7 +8,8 @@ training it again or writing over it.
 
 A stored run is served only if it is intact (:func:`check_run`): its
 ``metrics.json``, written last, records the size and SHA-256 of every other
-file of the run, and each file must still match. A run that fails the check
+file of the run, and each file must still match; it also carries the SHA-256
+of its own content and every value read from it is checked by type and range. A run that fails the check
 is named in a one-line warning, moved aside (renamed
 ``<run>.damaged-<UTC time>``, never deleted) and trained again. A run stored
 before the checksums existed cannot be verified and is treated the same way.
