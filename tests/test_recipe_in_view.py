@@ -52,9 +52,10 @@ def test_chapter_2_builds_the_model_in_keras_and_checks_it_against_the_package()
 def test_every_stored_run_is_trained_by_the_recipe_chapter_3_shows(tmp_path, monkeypatch):
     calls = []
 
-    def spy(model, config, splits, callbacks=(), verbose="auto"):
+    def spy(model, config, splits, callbacks=(), verbose="auto", steps_per_execution=1):
         calls.append(config)
-        return recipe.fit_recipe(model, config, splits, callbacks=callbacks, verbose=verbose)
+        return recipe.fit_recipe(model, config, splits, callbacks=callbacks, verbose=verbose,
+                                 steps_per_execution=steps_per_execution)
 
     monkeypatch.setattr(training, "fit_recipe", spy)
     config = book_recipe(epochs=1, units=4, train_size=200, validation_size=100, test_size=100)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Bump when the meaning of a stored run changes, so old runs are not reused.
-RUN_FORMAT_VERSION = 3  # 3: trained by rnn_mnist.recipe.fit_recipe (stock Keras: Adam's own weight average, arrays into fit)
+RUN_FORMAT_VERSION = 4  # 4: random shifts by recipe.RandomShift (3: keras.layers.RandomTranslation)
 
 CELLS = ("lstm", "gru", "simple_rnn", "dense")
 SCHEDULES = ("constant", "warmup_cosine")

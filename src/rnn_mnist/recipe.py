@@ -8,7 +8,8 @@ code that trains every stored run (:func:`rnn_mnist.runs.ensure_trained` calls
 
 Only public Keras API is used: ``keras.optimizers.Adam`` with its weight
 average (``use_ema``), ``keras.optimizers.schedules.CosineDecay`` with its
-warm-up arguments, ``keras.layers.RandomTranslation``, ``compile`` and ``fit``.
+warm-up arguments, ``compile`` and ``fit``, and one small layer of the book's own
+built from ``keras.ops``, :class:`RandomShift` (why: its docstring).
 """
 
 from __future__ import annotations
@@ -42,19 +43,53 @@ def make_optimizer(config, steps_per_epoch):
     )
 
 
+class RandomShift(keras.layers.Layer):
+    """Moves each training image by its own random offset of up to ``max_pixels`` rows and columns.
+
+    A shift is a matrix product: ``rows @ image @ columns.T``, where the row
+    matrix holds, for each output row, the weights of the input rows it reads
+    (bilinear: 1 - distance, for the two nearest). Pixels shifted in from
+    outside are black. Like ``keras.layers.RandomTranslation`` it acts only in
+    training; unlike it, it compiles with the rest of the training step on
+    every backend (``RandomTranslation`` makes JAX run the whole step op by op).
+    """
+
+    def __init__(self, max_pixels, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_pixels = max_pixels
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        batch, rows, columns = keras.ops.shape(images)
+        offsets = keras.random.uniform((batch, 2), -self.max_pixels, self.max_pixels, seed=self.seed_generator)
+        row_matrices = self.shift_matrices(offsets[:, 0], rows)
+        column_matrices = self.shift_matrices(offsets[:, 1], columns)
+        return keras.ops.matmul(keras.ops.matmul(row_matrices, images), keras.ops.transpose(column_matrices, (0, 2, 1)))
+
+    @staticmethod
+    def shift_matrices(offsets, size):
+        """``[b, i, j]``: how much output pixel ``i`` takes from input pixel ``j`` when moved by ``offsets[b]``."""
+        positions = keras.ops.arange(size, dtype="float32")
+        source = positions[None, :, None] - offsets[:, None, None]  # where output pixel i reads from
+        return keras.ops.relu(1.0 - keras.ops.abs(positions[None, None, :] - source))
+
+    def get_config(self):
+        return {**super().get_config(), "max_pixels": self.max_pixels, "seed": self.seed}
+
+
 def with_random_shifts(model, shift_pixels, seed):
     """``model`` behind a random shift of each training image by up to ``shift_pixels`` pixels."""
     if shift_pixels == 0:
         return model
-    rows, pixels_per_row = model.input_shape[1:]
-    images = keras.Input(shape=(rows, pixels_per_row))
-    x = keras.layers.Reshape((rows, pixels_per_row, 1))(images)  # RandomTranslation works on images
-    x = keras.layers.RandomTranslation(shift_pixels / rows, shift_pixels / pixels_per_row, fill_mode="constant", seed=seed)(x)
-    x = keras.layers.Reshape((rows, pixels_per_row))(x)
-    return keras.Model(images, model(x))  # the same layers and weights as model
+    images = keras.Input(shape=model.input_shape[1:])
+    shifted = RandomShift(shift_pixels, seed=seed, name="random_shift")(images)
+    return keras.Model(images, model(shifted))  # the same layers and weights as model
 
 
-def fit_recipe(model, config, splits, callbacks=(), verbose="auto"):
+def fit_recipe(model, config, splits, callbacks=(), verbose="auto", steps_per_execution=1):
     """Compile and fit ``model`` with the config's recipe; returns Keras's ``History``."""
     steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
     trainer = with_random_shifts(model, config.shift_pixels, config.seed)
@@ -62,6 +97,7 @@ def fit_recipe(model, config, splits, callbacks=(), verbose="auto"):
         optimizer=make_optimizer(config, steps_per_epoch),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,  # training steps per call from Python: speed only
     )
     return trainer.fit(
         splits.x_train,

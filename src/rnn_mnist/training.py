@@ -177,6 +177,7 @@ def fit_into(
     *,
     verbose: int | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    steps_per_execution: int = 1,
 ) -> FitResult:
     """Build the config's model and fit it with :func:`~rnn_mnist.recipe.fit_recipe`, logging into ``run_dir``."""
     align_history_with_backup(run_dir)
@@ -191,7 +192,8 @@ def fit_into(
         *extra_callbacks,
     ]
     started = time.perf_counter()
-    history = fit_recipe(model, config, splits, callbacks=callbacks, verbose=verbose)
+    history = fit_recipe(model, config, splits, callbacks=callbacks, verbose=verbose,
+                         steps_per_execution=steps_per_execution)
     fit_seconds = time.perf_counter() - started
     # The stored model carries the optimizer that trained it, so it loads ready to evaluate.
     trainer = history.model
@@ -309,6 +311,7 @@ def train_into(
     verbose: int | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     distribution: Any | None = None,
+    steps_per_execution: int = 1,
 ) -> dict[str, Any]:
     """Train ``config`` inside ``run_dir`` and write every artefact; returns the metrics.
 
@@ -318,10 +321,14 @@ def train_into(
     cannot be read, a one-line warning says so and the run starts afresh.
     ``distribution`` (:func:`rnn_mnist.lab.distribute.data_parallel`) trains
     data-parallel on several devices, see :mod:`rnn_mnist.lab.distribute`.
+    ``steps_per_execution`` is passed to Keras's ``compile``: how many training
+    steps each call from Python runs. It changes the speed, not the result
+    (the GPU benchmark sets it; the book leaves it at 1).
     """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
-    options = dict(splits=splits, verbose=verbose, extra_callbacks=extra_callbacks, distribution=distribution)
+    options = dict(splits=splits, verbose=verbose, extra_callbacks=extra_callbacks, distribution=distribution,
+                   steps_per_execution=steps_per_execution)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
@@ -362,7 +369,7 @@ def refuse_links(run_dir: Path) -> None:
                            "the run store holds no links; remove the link (or move the run aside) and try again")
 
 
-def _train_once(config, run_dir, *, splits, verbose, extra_callbacks, distribution) -> dict[str, Any]:
+def _train_once(config, run_dir, *, splits, verbose, extra_callbacks, distribution, steps_per_execution) -> dict[str, Any]:
     """One attempt of :func:`train_into` (seeded from scratch, so a restart trains what a fresh run would)."""
     from .lab.cpu_threads import apply_cpu_threads_for_this_machine
     from .lab.distribute import distributed_config, distribution_scope
@@ -373,10 +380,11 @@ def _train_once(config, run_dir, *, splits, verbose, extra_callbacks, distributi
     with distribution_scope(distribution):
         fitted = fit_into(
             distributed_config(config, distribution), run_dir, splits,
-            verbose=verbose, extra_callbacks=extra_callbacks,
+            verbose=verbose, extra_callbacks=extra_callbacks, steps_per_execution=steps_per_execution,
         )
         scores = evaluate_and_predict(fitted.model, splits)
-        execution = {"cpu_threads_in_effect": threads, "weight_average": bool(fitted.model.optimizer.use_ema)}
+        execution = {"cpu_threads_in_effect": threads, "weight_average": bool(fitted.model.optimizer.use_ema),
+                     "steps_per_execution": steps_per_execution}
         return store_run(config, run_dir, splits, fitted, scores, execution=execution)
 
 
