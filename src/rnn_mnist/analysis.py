@@ -337,11 +337,13 @@ RECIPE_REASONS = {
         "Keeps a running average of the weights over about the last 1 / (1 - momentum) steps (at most a "
         "tenth of a short run) and copies it into the model at the end of every epoch "
         "(ema_overwrite_frequency): validation, the stored model and the next epoch all start from the "
-        "average, which is smoother than the last step's weights."
+        "average, which is smoother than the last step's weights. Measured on validation, it reaches 98.8% "
+        "about one epoch sooner; after ten epochs, runs without it end about a tenth of a point higher."
     ),
     "shift_pixels": (
-        "Moves each training image by a random offset of up to this many pixels every time it is seen: "
-        "the LSTM must recognise a digit wherever its rows start, which curbs over-fitting."
+        "Moves each training image by a random offset of up to this many pixels every time it is seen, so "
+        "the LSTM cannot rely on where a digit's rows start. Measured on validation, it adds about a tenth "
+        "of a point of accuracy, at the edge of the seed-to-seed noise, and costs nothing measurable per step."
     ),
     "mixed_precision": "float16 arithmetic on a GPU (ignored on a CPU): faster, with float32 weights kept.",
 }
