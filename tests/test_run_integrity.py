@@ -333,6 +333,14 @@ def test_a_run_whose_model_this_keras_cannot_load_is_kept_and_trained_again_besi
     ]
 
 
+def test_loading_a_missing_model_names_it_and_blames_no_keras_version(stored):
+    _, run_dir = stored
+    (run_dir / "best.keras").unlink()
+    with pytest.raises(DamagedRunError) as raised:
+        TrainingRun(run_dir, CONFIG).load_model(best=True)
+    assert str(raised.value) == f"{run_dir / 'best.keras'} is missing; call ensure_trained(config) to train the run again"
+
+
 def test_a_run_of_an_older_keras_that_loads_here_is_served(stored, fake_training, capsys):
     runs_dir, run_dir = stored
     record_keras(run_dir, "3.0.0")

@@ -234,6 +234,8 @@ class TrainingRun:
         import keras
 
         path = self.run_dir / (BEST_MODEL_FILE if best else MODEL_FILE)
+        if not path.is_file():
+            raise DamagedRunError(f"{path} is missing; call ensure_trained(config) to train the run again")
         try:
             return keras.saving.load_model(path)
         except Exception as error:  # noqa: BLE001 -- a learner gets one line, not a deserialization traceback
@@ -444,8 +446,8 @@ def verify_runs(runs_dir: str | os.PathLike | None = None, *, move_damaged: bool
             if move_damaged and check.status == "damaged":
                 moved = move_aside(run_dir, "damaged")
                 check = RunCheck(run_dir, "damaged", f"{check.reason}; moved to {moved.name}")
-            if check.ok and keras_note(run_dir):
-                check = RunCheck(run_dir, "ok", keras_note(run_dir))
+            if check.ok and (note := keras_note(run_dir)):
+                check = RunCheck(run_dir, "ok", note)
             checks.append(check)
     return checks
 
