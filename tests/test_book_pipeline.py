@@ -52,8 +52,9 @@ def test_a_chapter_gets_only_the_parameters_it_declares(tmp_path):
 
 
 def test_sync_mocks_writes_the_small_profile(tmp_path):
-    root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None\nbatch_size = None")]})
-    assert sync_nbmake_mocks(root) == ["01_a"]
+    root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None\nbatch_size = None")],
+                                "02_b": [parameters_cell("train_size = None")]})
+    assert sync_nbmake_mocks(root) == ["01_a", "02_b"]
     cell = nbformat.read(root / "notebooks/01_a.ipynb", as_version=4).cells[0]
     assert cell.metadata["nbmake"]["mock"] == {"epochs": 2}
     assert cell.metadata["tags"] == ["parameters"]
@@ -95,3 +96,17 @@ def test_a_failing_chapter_among_parallel_ones_fails_the_build_and_names_itself(
     with pytest.raises(ChapterExecutionError, match=r"Chapter 02_b failed in cell 1 .*ValueError: bad epochs"):
         execute_chapters(root, {}, jobs=2)
     assert not (root / "book/notebooks/02_b.ipynb").exists()
+
+
+def test_a_parameter_the_chapter_does_not_declare_is_refused_before_papermill_runs(tmp_path):
+    root = make_book(tmp_path, {"01_a": [parameters_cell("epochs = None\nseed = 0"), nbformat.v4.new_code_cell("1")]})
+    with pytest.raises(ValueError, match=r"^chapter 01_a has no parameter 'epoch'; its parameters are epochs, seed$"):
+        execute_chapter(root, "01_a", {"epoch": 3})
+    assert not (root / "book/.executing").exists() and not (root / "book/notebooks").exists()
+
+
+def test_every_profile_of_the_book_passes_its_check():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_profile(root, "small")["epochs"] == 2 and load_profile(root, "full") == {}

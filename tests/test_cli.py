@@ -153,3 +153,139 @@ def test_an_unknown_profile_is_one_line_and_exit_2(command):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"rnn-mnist {command}: --profile: Unknown parameter profile 'smal'")
     assert "full, small" in result.stderr
+
+
+# -- issue 24: inputs --------------------------------------------------------------------------
+
+def test_runs_verify_on_a_missing_run_directory_is_one_line_and_exit_2(tmp_path):
+    result = rnn_mnist("runs", "verify", "--run-dir", str(tmp_path / "nonexistent"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"rnn-mnist runs: the run directory {tmp_path / 'nonexistent'} does not exist")
+
+
+@pytest.mark.parametrize("command", [["train"], ["runs", "verify"]])
+def test_an_empty_run_directory_is_refused_not_the_working_directory(command, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rnn_mnist.cli", *command, "--run-dir", ""], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "argument --run-dir: expected a directory, got an empty path" in result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing was stored in the working directory"
+
+
+def test_a_learning_rate_below_the_cosine_floor_is_accepted_and_lowers_the_floor():
+    from rnn_mnist.config import book_recipe, config_from_parameters
+
+    config = config_from_parameters("book", learning_rate=1e-6)
+    assert config.learning_rate == 1e-6 and config.min_learning_rate == 1e-6
+    # a rate at or above the floor keeps it, so the runs stored for such configs keep their names
+    assert config_from_parameters("book", learning_rate=1e-3).min_learning_rate == 1e-5
+    assert book_recipe(learning_rate=1e-3).run_id() == book_recipe().replace(learning_rate=1e-3).run_id()
+
+
+def test_a_too_small_learning_rate_names_learning_rate():
+    result = rnn_mnist("train", "--learning-rate", "0")
+    assert result.returncode == 2 and "'learning_rate'" in result.stderr and "min_learning_rate" not in result.stderr
+
+
+def test_an_unknown_recipe_name_is_named_as_the_chapters_parameter():
+    from rnn_mnist.config import ConfigError, config_from_parameters
+
+    with pytest.raises(ConfigError) as caught:
+        config_from_parameters("sead")
+    assert caught.value.field_name == "recipe_name"
+    assert str(caught.value) == "Invalid value for 'recipe_name': 'sead'. Allowed: one of 'seed', 'book'."
+
+
+def test_an_unknown_keras_backend_is_one_line_and_exit_2():
+    env = {**os.environ, "KERAS_BACKEND": "bogus"}
+    result = rnn_mnist("train", "--epochs", "1", env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("rnn-mnist train: KERAS_BACKEND='bogus' is not a Keras backend; set it to one of "
+                                    "tensorflow, jax")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, tmp_path, capsys):
+    from rnn_mnist import runs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "ensure_trained", interrupted)
+    assert main(["train", "--epochs", "1", "--run-dir", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == ("rnn-mnist train: interrupted; run the same command again to resume the run "
+                                       "from its last finished epoch\n")
+
+
+def test_real_ctrl_c_during_training_prints_no_traceback(tmp_path, mnist):
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnn_mnist.cli", "train", "--epochs", "50", "--units", "8", "--train-size", "200",
+         "--test-size", "100", "--run-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("*/history.csv")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("rnn-mnist train: interrupted; run the same command again")
+
+
+def test_a_failing_chapter_is_one_line_and_exit_1(monkeypatch, capsys):
+    from rnn_mnist import book
+
+    def failing(*args, **kwargs):
+        raise book.ChapterExecutionError("Chapter 03_training failed in cell 4 (execution count 3): "
+                                         "ValueError: bad.\nThe partly executed copy is x.ipynb.")
+
+    monkeypatch.setattr(book, "build_book", failing)
+    assert main(["book", "--profile", "small", "--root", str(REPO_ROOT), "--no-build"]) == 1
+    assert capsys.readouterr().err == ("rnn-mnist book: Chapter 03_training failed in cell 4 (execution count 3): "
+                                       "ValueError: bad. The partly executed copy is x.ipynb.\n")
+
+
+def book_sources(root, profile_text):
+    """A copy of the book's table of contents and chapters, with ``profile_text`` as the profile 'bad'."""
+    import shutil
+
+    shutil.copy(REPO_ROOT / "_toc.yml", root / "_toc.yml")
+    shutil.copytree(REPO_ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    with open(root / "notebooks" / "parameters.yml", "a") as handle:
+        handle.write("\nbad:\n" + profile_text)
+    return root
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("profile, message", [
+    ("  epoch: 2\n  train_sise: 100\n",
+     "--profile: profile 'bad' in notebooks/parameters.yml: unknown parameter 'epoch', 'train_sise'; "
+     "the chapters' parameters are "),
+    ("  epochs: 0\n", "--profile: profile 'bad' in notebooks/parameters.yml, chapter 01_data: "
+                      "Invalid value for 'epochs': 0."),
+    ("  mistakes_to_show: 0\n", "chapter 06_error_analysis: Invalid value for 'mistakes_to_show': 0."),
+    ("  recipe_name: sead\n", "chapter 01_data: Invalid value for 'recipe_name': 'sead'."),
+])
+def test_a_bad_profile_is_rejected_before_any_work_in_one_line(profile, message, jobs, tmp_path):
+    root = book_sources(tmp_path, profile)
+    started = time.perf_counter()
+    result = rnn_mnist("book", "--profile", "bad", "--root", str(root), "--jobs", jobs)
+    seconds = time.perf_counter() - started
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("rnn-mnist book: --profile: profile 'bad' in notebooks/parameters.yml")
+    assert message in result.stderr
+    assert seconds < 2.0, f"took {seconds:.1f} s to reject"
+    assert not (root / "book").exists(), "nothing was executed"
+
+
+def test_checking_a_profile_takes_under_a_second(tmp_path):
+    from rnn_mnist.book import load_profile
+
+    root = book_sources(tmp_path, "  epochs: 2\n  train_size: 2000\n  latency_repeats: 5\n")
+    started = time.perf_counter()
+    assert load_profile(root, "bad") == {"epochs": 2, "train_size": 2000, "latency_repeats": 5}
+    assert time.perf_counter() - started < 1.0
+    misspelt = tmp_path / "misspelt"
+    misspelt.mkdir()
+    with pytest.raises(ValueError, match=r"unknown parameter 'epoch'; the chapters' parameters are .*\bepochs\b"):
+        load_profile(book_sources(misspelt, "  epoch: 2\n"), "bad")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import threading
@@ -24,7 +25,15 @@ from rnn_mnist import runs as runs_module
 from rnn_mnist.cli import main
 from rnn_mnist.config import default_config
 from rnn_mnist.paths import exclusive_lock
-from rnn_mnist.runs import DamagedRunError, TrainingRun, check_run, ensure_trained, find_run, run_dir_for
+from rnn_mnist.runs import (
+    DamagedRunError,
+    TrainingRun,
+    check_run,
+    ensure_trained,
+    find_run,
+    metrics_digest,
+    run_dir_for,
+)
 from rnn_mnist.training import align_history_with_backup
 
 TINY = dict(epochs=2, units=16, train_size=300, validation_size=100, test_size=100)
@@ -68,6 +77,15 @@ def truncate(path, size):
 def scramble(path):
     """Random bytes of the same length (a checksum catches it, a size check would not)."""
     path.write_bytes(np.random.default_rng(0).integers(0, 256, path.stat().st_size, dtype=np.uint8).tobytes())
+
+
+def rewrite_metrics(path, sign=True, **changes):
+    """Change values of ``metrics.json``; with ``sign`` its own digest is updated, as training would write it."""
+    metrics = json.loads(path.read_text())
+    metrics.update(changes)
+    if sign:
+        metrics["metrics_sha256"] = metrics_digest(metrics)
+    path.write_text(json.dumps(metrics))
 
 
 def drop_checksums(path):
@@ -214,9 +232,7 @@ def test_a_process_that_waited_for_the_lock_says_it_reused_the_run(pristine, tmp
 
 def test_train_json_is_strict_json_even_with_a_nan_metric(stored, fake_training, capsys):
     runs_dir, run_dir = stored
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["test_loss"] = float("nan")  # a diverged run; metrics.json itself is not checksummed
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    rewrite_metrics(run_dir / "metrics.json", test_loss=float("nan"))  # a diverged run, stored as it ended
     assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"Reused the stored run {run_dir.name} (book recipe)"
@@ -233,11 +249,11 @@ HERE = runs_module.release(runs_module.installed_keras())  # (major, minor) of t
 UNKNOWN_ARGUMENT = "axes_of_a_future_keras"
 
 
-def record_keras(run_dir, version):
-    """Make ``metrics.json`` say that Keras ``version`` stored the run (metrics.json is not checksummed)."""
+def record_keras(run_dir, version, sign=True):
+    """Make ``metrics.json`` say that Keras ``version`` stored the run, re-signed as training would write it
+    (with ``sign=False`` its own digest no longer matches: an edit)."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["versions"]["keras"] = version
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    rewrite_metrics(run_dir / "metrics.json", sign=sign, versions={**metrics["versions"], "keras": version})
 
 
 def add_an_initializer_argument_this_keras_lacks(run_dir):
@@ -271,7 +287,7 @@ def add_an_initializer_argument_this_keras_lacks(run_dir):
             archive.writestr(info, data)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["artefacts"]["model.keras"] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    rewrite_metrics(run_dir / "metrics.json", artefacts=metrics["artefacts"])
 
 
 def snapshot(run_dir):
@@ -331,6 +347,35 @@ def test_a_run_whose_model_this_keras_cannot_load_is_kept_and_trained_again_besi
         f"and this Keras {runs_module.installed_keras()} cannot load it (model.keras: {cause}); "
         f"the config is trained again for this Keras in {run.run_dir.name}"
     ]
+
+
+def test_an_edited_keras_version_is_damage_not_another_keras(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1] + 1}.0", sign=False)  # metrics.json no longer matches its digest
+    assert check_run(run_dir, CONFIG).reason.endswith("does not match its own SHA-256 (edited after training)")
+
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+
+    assert run.run_dir == run_dir and fake_training == [run_dir], "trained again in place, not in a slot"
+    assert not slot_of(run_dir).exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"rnn-mnist: warning: run {run_dir.name} is damaged")
+
+
+def test_a_slot_holding_a_link_is_damaged_and_the_newer_run_is_kept(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1] + 1}.0")
+    before = snapshot(run_dir)
+    slot = ensure_trained(CONFIG, runs_dir, verbose=0).run_dir
+    (slot / "predictions.npz").unlink()
+    (slot / "predictions.npz").symlink_to(run_dir / "predictions.npz")
+    assert check_run(slot, CONFIG).reason == "predictions.npz is a symbolic link; the run store holds no links"
+    capsys.readouterr()
+
+    assert ensure_trained(CONFIG, runs_dir, verbose=0).run_dir == slot
+    assert fake_training == [slot, slot] and snapshot(run_dir) == before
+    assert f"run {slot.name} is damaged (predictions.npz is a symbolic link" in capsys.readouterr().err
+    assert not (slot / "predictions.npz").is_symlink()
 
 
 def test_loading_a_missing_model_names_it_and_blames_no_keras_version(stored):
@@ -465,3 +510,294 @@ def test_a_fresh_run_marks_its_first_epoch_and_times_the_others(pristine):
     assert pristine.metrics["first_epochs_of_fit"] == [0]
     assert pristine.metrics["seconds_per_epoch"] == pytest.approx(pristine.history["epoch_seconds"][1])
     assert math.isfinite(pristine.metrics["train_seconds"])
+
+
+# -- issue 24: the run store under hostile conditions -------------------------------------------
+
+EDITED_METRICS = {  # what a stray edit or a forged file puts in metrics.json, and the reason named
+    "test_accuracy edited, digest kept": (dict(test_accuracy=0.9999), False, "does not match its own SHA-256"),
+    "test_accuracy NaN": (dict(test_accuracy=float("nan")), True, "wrong type or range for test_accuracy"),
+    "test_accuracy 1e308": (dict(test_accuracy=1e308), True, "wrong type or range for test_accuracy"),
+    "seconds_per_epoch 1e308 as text": (dict(seconds_per_epoch="1e308"), True, "for seconds_per_epoch"),
+    "device {}": (dict(device={}), True, "wrong type or range for device"),
+    "epochs of 400 digits": (dict(epochs=int("9" * 400)), True, "wrong type or range for epochs"),
+    "no digest": (dict(metrics_sha256=None), False, "records no checksum of itself"),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITED_METRICS), ids=list(EDITED_METRICS))
+def test_an_edited_or_ill_typed_metrics_json_is_never_served(edit, stored, capsys):
+    runs_dir, run_dir = stored
+    changes, sign, reason = EDITED_METRICS[edit]
+    rewrite_metrics(run_dir / "metrics.json", sign=sign, **changes)
+
+    check = check_run(run_dir, CONFIG)
+    assert check.status == "damaged" and reason in check.reason
+    assert find_run(CONFIG, runs_dir) is None, "the results page and the chapters find no run"
+    with pytest.raises(DamagedRunError, match=re.escape(reason)):
+        TrainingRun(run_dir, CONFIG).metrics  # noqa: B018 -- reading it is the check
+    assert main(["runs", "verify", "--run-dir", str(runs_dir)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{run_dir.name}: damaged (") and reason in out[0] and len(out) == 2
+
+
+def test_an_edited_metrics_json_is_moved_aside_and_retrained(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    rewrite_metrics(run_dir / "metrics.json", sign=False, test_accuracy=0.9999)
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+    assert fake_training == [run_dir] and run.test_accuracy < 0.9999
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and "metrics.json does not match its own SHA-256" in warning[0]
+
+
+def test_metrics_digest_is_over_the_content_and_ignores_itself(pristine):
+    metrics = dict(pristine.metrics)
+    assert metrics["metrics_sha256"] == metrics_digest(metrics) == metrics_digest({**metrics, "metrics_sha256": "x"})
+    assert metrics_digest({**metrics, "test_accuracy": 0.9999}) != metrics["metrics_sha256"]
+
+
+def test_a_deeply_nested_metrics_json_is_damaged_not_a_recursion_error(stored):
+    runs_dir, run_dir = stored
+    (run_dir / "metrics.json").write_text("[" * 200_000)
+    check = check_run(run_dir)
+    assert check.status == "damaged" and check.reason == "metrics.json nests too deep to be JSON metrics"
+
+
+def test_a_huge_metrics_json_is_rejected_after_reading_at_most_4_mib(stored):
+    import tracemalloc
+
+    runs_dir, run_dir = stored
+    truncate(run_dir / "metrics.json", 1 << 30)  # a sparse GiB
+    tracemalloc.start()
+    try:
+        check = check_run(run_dir)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert check.status == "damaged" and check.reason == "metrics.json is larger than 4,194,304 bytes"
+    assert peak < 16 << 20, f"checking it allocated {peak:,} bytes"
+
+
+def zip_bomb(path, members=4, member_bytes=20 << 20):
+    """A small zip whose members unpack to ``members * member_bytes`` bytes of zeros."""
+    import zipfile
+
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for index in range(members):
+            with archive.open(f"model.weights{index}.h5", "w", force_zip64=True) as member:
+                for _ in range(member_bytes // len(chunk)):
+                    member.write(chunk)
+
+
+def record_artefact(run_dir, name):
+    """Record ``name``'s current size and SHA-256 in metrics.json, as if training had stored it."""
+    import hashlib
+
+    data = (run_dir / name).read_bytes()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["artefacts"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    rewrite_metrics(run_dir / "metrics.json")
+
+
+def test_a_model_archive_that_unpacks_to_far_more_than_its_model_is_never_extracted(stored, tmp_path, monkeypatch):
+    runs_dir, run_dir = stored
+    zip_bomb(run_dir / "model.keras")
+    assert (run_dir / "model.keras").stat().st_size < 1 << 20, "a small file ..."
+    record_artefact(run_dir, "model.keras")  # ... whose checksum a forged metrics.json records
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+
+    check = check_run(run_dir, CONFIG)
+    assert check.status == "damaged" and check.reason.startswith("model.keras would unpack to 83,886,080 bytes")
+    with pytest.raises(DamagedRunError, match="would unpack to 83,886,080 bytes, more than the"):
+        TrainingRun(run_dir, CONFIG).load_model()
+    assert list(scratch.iterdir()) == [], "nothing was extracted"
+
+
+def test_a_stored_model_passes_the_archive_check_and_loads(pristine):
+    from rnn_mnist.runs import check_model_archive
+
+    for name in ("model.keras", "best.keras"):
+        check_model_archive(pristine.run_dir / name, pristine.metrics["parameters"])
+    assert pristine.load_model().count_params() == pristine.metrics["parameters"]
+
+
+def test_real_a_truncated_latest_backup_resumes_from_the_one_before_and_logs_each_epoch_once(tmp_path, capsys):
+    config = CONFIG.replace(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_trained(config, tmp_path, verbose=0, extra_callbacks=[Interrupt(after_epoch=1)])
+    backup = run_dir_for(config, tmp_path) / "backup"
+    assert (backup / "latest.weights.h5.bkp").exists()
+    truncate(backup / "latest.weights.h5", 4096)  # its metadata still says 2 epochs are done
+    capsys.readouterr()
+
+    counter = EpochCounter()
+    run = ensure_trained(config, tmp_path, verbose=0, extra_callbacks=[counter])
+
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert warning == [f"rnn-mnist: warning: run {run.run_dir.name}: its latest resume checkpoint cannot be read "
+                       "(latest.weights.h5); resuming from the one before"]
+    assert counter.epochs == [1, 2]
+    assert run.history["epoch"] == [0.0, 1.0, 2.0]
+    assert check_run(run.run_dir, config).ok
+
+
+def test_a_log_that_repeats_an_epoch_is_not_stored(tmp_path):
+    from rnn_mnist.training import check_history_epochs
+
+    with pytest.raises(RuntimeError, match="run r: its per-epoch log holds epochs 0, 1, 1, 2, not 0 to 2"):
+        check_history_epochs(tmp_path / "r", {"epoch": [0.0, 1.0, 1.0, 2.0]}, 3)
+    check_history_epochs(tmp_path / "r", {"epoch": [0.0, 1.0, 2.0]}, 3)
+
+
+class DiskFull(keras.callbacks.Callback):
+    """The disk fills up after an epoch's checkpoint was written (what an h5py write then raises)."""
+
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after_epoch:
+            import errno
+            import os
+
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "history.csv")
+
+
+def test_real_a_full_disk_is_one_line_naming_the_run_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    from rnn_mnist import training
+
+    runs_dir = tmp_path / "runs"
+    run_dir = run_dir_for(CONFIG, runs_dir)
+    monkeypatch.setattr(runs_module, "train_into", lambda config, run_dir, **options: training.train_into(
+        config, run_dir, **{**options, "extra_callbacks": [DiskFull(after_epoch=0)]}))
+
+    assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"rnn-mnist train: run {run_dir.name}: the disk holding {runs_dir} is full "
+                          "(No space left on device); free some space and run the same command again")
+    assert check_run(run_dir, CONFIG).status == "unfinished" and (run_dir / "backup").is_dir()
+
+    monkeypatch.undo()
+    counter = EpochCounter()
+    run = ensure_trained(CONFIG, runs_dir, verbose=0, extra_callbacks=[counter])
+    assert counter.epochs == [1], "the epoch finished before the disk filled up is kept"
+    assert run.history["epoch"] == [0.0, 1.0] and check_run(run_dir, CONFIG).ok
+
+
+def tree(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+def test_runs_verify_writes_nothing_so_a_read_only_store_can_be_checked(stored, capsys):
+    runs_dir, run_dir = stored
+    before = tree(runs_dir)
+    assert main(["runs", "verify", "--run-dir", str(runs_dir)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"{run_dir.name}: ok"
+    assert tree(runs_dir) == before, "no lock file was created, nothing was touched"
+
+
+def test_train_serves_a_stored_run_from_a_store_it_cannot_write(stored, fake_training, monkeypatch, capsys):
+    from rnn_mnist import paths
+    from rnn_mnist.paths import StorageError
+
+    runs_dir, run_dir = stored
+
+    def read_only(path, what):
+        raise StorageError(f"{what} {path} is not writable: Read-only file system")
+
+    monkeypatch.setattr(paths, "require_writable_directory", read_only)
+    before = tree(runs_dir)
+    assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Reused the stored run {run_dir.name} (book recipe)"
+    assert fake_training == [] and tree(runs_dir) == before
+    assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir), "--retrain"]) == 2
+    assert "Read-only file system" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only folder; the test above covers it")
+def test_a_read_only_store_is_verified_and_served(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    (runs_dir / f"{run_dir.name}.lock").write_text("")
+    for path in [runs_dir, *runs_dir.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        assert main(["runs", "verify", "--run-dir", str(runs_dir)]) == 0
+        assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir)]) == 0
+        assert "Reused the stored run" in capsys.readouterr().out
+    finally:
+        for path in [runs_dir, *runs_dir.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_symbolic_link_in_a_run_is_refused_and_nothing_is_written_through_it(stored, tmp_path, fake_training, capsys):
+    runs_dir, run_dir = stored
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (run_dir / "metrics.json").unlink()  # an unfinished run ...
+    (run_dir / "backup").symlink_to(outside, target_is_directory=True)  # ... whose checkpoint folder is a link
+
+    check = check_run(run_dir, CONFIG)
+    assert check.status == "damaged" and check.reason == "backup is a symbolic link; the run store holds no links"
+    from rnn_mnist.paths import StorageError
+    from rnn_mnist.training import refuse_links
+
+    with pytest.raises(StorageError, match=r"backup in .* is a symbolic link, and the run store holds no links"):
+        refuse_links(run_dir)
+    ensure_trained(CONFIG, runs_dir, verbose=0)
+    assert list(outside.iterdir()) == [], "nothing was written outside the store"
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and "backup is a symbolic link" in warning[0] and "moved to" in warning[0]
+    assert check_run(run_dir, CONFIG).ok and fake_training == [run_dir]
+
+
+def test_a_lock_file_that_is_a_link_is_refused_in_one_line(tmp_path, fake_training, capsys):
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    target = tmp_path / "elsewhere.txt"
+    lock = runs_dir / f"{CONFIG.run_id()}.lock"
+    lock.symlink_to(target)
+    assert main(["train", *CLI_TINY, "--run-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnn-mnist train: the lock file {lock} is a symbolic link; the run store holds no links, "
+                   "remove it; pass --run-dir a writable directory, or set RNN_MNIST_RUNS or RNN_MNIST_HOME to one\n")
+    assert not target.exists() and fake_training == []
+
+
+def test_a_folder_in_place_of_a_lock_blocks_only_its_run(stored, pristine, capsys):
+    runs_dir, run_dir = stored
+    other = runs_dir / "mnist-lstm16-000000000000"
+    shutil.copytree(pristine.run_dir, other)
+    (runs_dir / f"{other.name}.lock").mkdir()
+
+    assert main(["runs", "verify", "--run-dir", str(runs_dir)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{other.name}: blocked (the lock file {runs_dir / other.name}.lock is not a plain file (a directory?); "
+        "remove it)",
+        f"{run_dir.name}: ok",
+        f"1 ok, 1 blocked under {runs_dir}",
+    ]
+
+
+def test_a_process_waiting_for_a_run_says_who_holds_it(pristine, tmp_path, monkeypatch, capsys):
+    import os
+    import socket
+
+    monkeypatch.setattr(runs_module, "train_into", lambda *a, **k: pytest.fail("must not train"))
+    runs_dir = tmp_path / "runs"
+    run_dir = run_dir_for(CONFIG, runs_dir)
+    with exclusive_lock(run_dir.with_name(run_dir.name + ".lock")):  # "another process" is training it
+        waiter = threading.Thread(target=lambda: ensure_trained(CONFIG, runs_dir, verbose=0))
+        waiter.start()
+        time.sleep(1.0)
+        shutil.copytree(pristine.run_dir, run_dir)
+    waiter.join(timeout=60)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(rf"rnn-mnist: warning: run {run_dir.name} is locked by process {os.getpid()} on "
+                        rf"{re.escape(socket.gethostname())} since \S+; waiting for it to finish", lines[0])

@@ -107,3 +107,29 @@ def test_a_run_writes_every_artefact_with_metrics_last_and_a_stored_model_ready_
         loss, accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)
         assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
         np.testing.assert_allclose(model.predict(splits.x_test, verbose=0), stored["probabilities"], atol=1e-5)
+
+
+def test_a_run_long_enough_for_the_weight_average_stores_it_and_reloads_ready_to_evaluate(tmp_path):
+    # 1,280 images at batch 128 for 2 epochs: 20 steps, enough for the recipe to turn the average on.
+    # On JAX this used to fail in model.save ("Array has been deleted"): evaluate() donated the
+    # weights' buffers, which the average shared after its last overwrite.
+    config = book_recipe(epochs=2, units=16, train_size=1280, validation_size=256, test_size=256, shift_pixels=0)
+    metrics = train_into(config, tmp_path, verbose=0)
+    assert metrics["execution"]["weight_average"] is True
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert model.optimizer.use_ema is True
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 20
+    # after the last overwrite, the stored average is the stored weights
+    averages = {v.path.split("/")[-1].removesuffix("_average"): keras.ops.convert_to_numpy(v)
+                for v in model.optimizer.variables if v.path.endswith("_average")}
+    assert len(averages) == len(model.trainable_variables)
+    for weight in model.trainable_variables:
+        name = weight.path.replace("/", "_")
+        np.testing.assert_array_equal(averages[name], keras.ops.convert_to_numpy(weight))
+    from rnn_mnist.splits import make_splits
+
+    splits = make_splits(config)
+    _, accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    model.save(tmp_path / "again.keras")  # evaluate() left the loaded model's optimizer intact too
+    assert keras.saving.load_model(tmp_path / "again.keras").count_params() == model.count_params()

@@ -72,14 +72,65 @@ def chapter_names(root: Path) -> list[str]:
 
 
 def load_profile(root: Path, profile: str) -> dict[str, Any]:
-    """The parameters of ``profile`` from ``notebooks/parameters.yml``."""
+    """The parameters of ``profile`` from ``notebooks/parameters.yml``, checked by :func:`check_profile`."""
     profiles = yaml.safe_load((root / PARAMETERS_FILE).read_text()) or {}
-    if profile not in profiles:
+    if not isinstance(profiles, dict) or profile not in profiles:
         raise ValueError(
             f"Unknown parameter profile {profile!r} in {PARAMETERS_FILE}; "
-            f"choose one of: {', '.join(sorted(profiles))}"
+            f"choose one of: {', '.join(sorted(profiles)) if isinstance(profiles, dict) else 'none'}"
         )
-    return dict(profiles[profile] or {})
+    values = profiles[profile] or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"profile {profile!r} in {PARAMETERS_FILE} is not a mapping of parameter names to values")
+    check_profile(root, profile, values)
+    return dict(values)
+
+
+def parameter_defaults(notebook: Path) -> dict[str, Any]:
+    """Name -> default value of every assignment in the notebook's ``parameters`` cell (read, not run)."""
+    import ast
+
+    cells = json.loads(notebook.read_text())["cells"]
+    source = "".join(parameters_cell({"cells": cells})["source"])
+    defaults = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                defaults[node.targets[0].id] = None
+    return defaults
+
+
+def check_profile(root: Path, profile: str, values: dict[str, Any]) -> None:
+    """Check a profile before any work starts: every name is some chapter's parameter, every value in range.
+
+    Each chapter's parameters (its defaults, overridden by the profile) go
+    through the same checks the chapter itself makes first,
+    :func:`~rnn_mnist.config.config_from_parameters` and
+    :func:`~rnn_mnist.config.check_parameters`. Raises :class:`ValueError`
+    naming the profile, the chapter and the parameter.
+    """
+    import dataclasses
+
+    from .config import CHAPTER_PARAMETERS, TrainingConfig, check_parameters, config_from_parameters
+
+    where = f"profile {profile!r} in {PARAMETERS_FILE}"
+    chapters = {name: parameter_defaults(root / NOTEBOOKS_DIR / f"{name}.ipynb") for name in chapter_names(root)}
+    allowed = sorted(set().union(*chapters.values())) if chapters else []
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}; "
+                         f"the chapters' parameters are {', '.join(allowed)}")
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    for name, defaults in chapters.items():
+        settings = {**defaults, **{key: value for key, value in values.items() if key in defaults}}
+        try:
+            check_parameters(**{key: value for key, value in settings.items() if key in CHAPTER_PARAMETERS})
+            config_from_parameters(settings.get("recipe_name", "book"),
+                                   **{key: value for key, value in settings.items() if key in fields})
+        except ValueError as error:
+            raise ValueError(f"{where}, chapter {name}: {error}") from None
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -99,12 +150,19 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
     """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/<name>.ipynb``.
 
     The executed copy appears only when every cell succeeded; a failure raises
-    :class:`ChapterExecutionError` naming the chapter and the cell.
+    :class:`ChapterExecutionError` naming the chapter and the cell. A parameter
+    the chapter does not declare (a misspelt name) is a :class:`ValueError` that
+    names it and the chapter's parameters, raised before papermill starts.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
+    declared = parameter_defaults(source)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"chapter {name} has no parameter {', '.join(map(repr, unknown))}; "
+                         f"its parameters are {', '.join(declared)}")
     target = root / EXECUTED_DIR / f"{name}.ipynb"
     scratch = root / BOOK_DIR / ".executing"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -483,7 +541,8 @@ def sync_nbmake_mocks(root: Path, profile: str = "small") -> list[str]:
 
 
 def parameters_cell(notebook) -> Any:
-    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    """The one cell tagged ``parameters`` of a notebook (nbformat's, or its JSON read as a dict)."""
+    cells = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
     return cells[0]

@@ -44,6 +44,12 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _run_directory(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty path")
+    return Path(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (what was wrong and where to read the usage)."""
 
@@ -87,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-size", type=_integer)
     train.add_argument("--test-size", type=_integer, help="test images (default: all 10,000)")
     train.add_argument("--seed", type=_integer)
-    train.add_argument("--run-dir", type=Path,
+    train.add_argument("--run-dir", type=_run_directory,
                        help="directory under which runs are stored (default: $RNN_MNIST_RUNS or "
                        "$RNN_MNIST_HOME/runs or ~/.cache/rnn-mnist/runs)")
     train.add_argument("--retrain", action="store_true",
@@ -106,9 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every stored run against the sizes and SHA-256s its metrics.json records",
         description="Check every run stored under the run directory: its metrics.json must be readable and "
         "every file it lists must match the stored size and SHA-256. Prints one line per run (ok, "
-        "unfinished, training or damaged with the reason); exits 1 if any run is damaged, else 0.",
+        "unfinished, training, blocked or damaged with the reason); exits 1 if any run is damaged or "
+        "blocked, else 0. Nothing is written unless --move-aside is given, so a read-only store can be checked.",
     )
-    verify.add_argument("--run-dir", type=Path,
+    verify.add_argument("--run-dir", type=_run_directory,
                         help="directory under which runs are stored (default: as for `train`)")
     verify.add_argument("--move-aside", action="store_true",
                         help="rename each damaged run to <run>.damaged-<UTC time> (nothing is deleted), "
@@ -163,6 +170,7 @@ def _cmd_sync_mocks(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
+    check_backend_setting()
     from .data import ARRAY_NAMES, MNIST_ARRAY_SHA256, array_sha256, load_mnist_arrays
 
     mnist = load_mnist_arrays(args.path)
@@ -227,10 +235,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .paths import require_writable_directory
 
     config = config_from_parameters(args.recipe, **_train_overrides(args))  # validated before Keras is imported
-    runs_dir = require_writable_directory(_runs_dir(args), "the run directory")
-    from .runs import ensure_trained
+    check_backend_setting()
+    from .runs import ensure_trained, find_run
 
-    run = ensure_trained(config, runs_dir, verbose="auto", retrain=args.retrain)
+    stored = None if args.retrain else find_run(config, _runs_dir(args))  # served from a read-only store too
+    if stored is not None:
+        run = stored
+    else:
+        runs_dir = require_writable_directory(_runs_dir(args), "the run directory")
+        run = ensure_trained(config, runs_dir, verbose="auto", retrain=args.retrain)
     reused = not run.trained_now
     metrics = run.metrics
     result = {
@@ -266,22 +279,43 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     runs_dir = _runs_dir(args)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise StorageError(f"the run directory {runs_dir} is a file, not a directory")
+    if args.run_dir is not None and not runs_dir.exists():
+        raise StorageError(f"the run directory {runs_dir} does not exist")
     from .runs import verify_runs
 
     checks = verify_runs(runs_dir, move_damaged=args.move_aside)
     for check in checks:
         print(check.line())
-    counts = {status: sum(c.status == status for c in checks) for status in ("ok", "unfinished", "training", "damaged")}
+    statuses = ("ok", "unfinished", "training", "blocked", "damaged")
+    counts = {status: sum(c.status == status for c in checks) for status in statuses}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no stored runs"
     print(f"{summary} under {runs_dir}")
-    return 1 if counts["damaged"] else 0
+    return 1 if counts["damaged"] or counts["blocked"] else 0
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from .book import build_book
+    root = _book_root(args)  # the profile is checked before anything is imported or trained
+    check_backend_setting()
+    from .book import ChapterExecutionError, build_book
 
-    build_book(_book_root(args), profile=args.profile, build_html_site=not args.no_build, jobs=args.jobs)
+    try:
+        build_book(root, profile=args.profile, build_html_site=not args.no_build, jobs=args.jobs)
+    except ChapterExecutionError as error:
+        print(f"rnn-mnist book: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
     return 0
+
+
+#: The backends Keras 3 can run on (``KERAS_BACKEND``).
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
+
+def check_backend_setting() -> None:
+    """Refuse a ``KERAS_BACKEND`` Keras does not know, before Keras is imported (it would raise a traceback)."""
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend is not None and backend not in KERAS_BACKENDS:
+        raise UsageError(f"KERAS_BACKEND={backend!r} is not a Keras backend; set it to one of "
+                         f"{', '.join(KERAS_BACKENDS)}, or unset it for TensorFlow")
 
 
 #: What to do when a write fails, by command.
@@ -289,6 +323,14 @@ _WRITE_HINT = {
     "train": "pass --run-dir a writable directory, or set RNN_MNIST_RUNS or RNN_MNIST_HOME to one",
     "runs": "pass --run-dir the directory the runs are stored in",
     "data": "set RNN_MNIST_HOME to a writable directory",
+}
+
+
+#: What an interrupted command left, by command.
+_INTERRUPT_HINT = {
+    "train": "run the same command again to resume the run from its last finished epoch",
+    "book": "run the same command again: finished runs are kept, and an interrupted one resumes",
+    "runs": "no run was changed except those already reported",
 }
 
 
@@ -303,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     hint = _WRITE_HINT.get(args.command, "check that the path exists and is writable")
     try:
         return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print(f"rnn-mnist {args.command}: interrupted; {_INTERRUPT_HINT.get(args.command, 'nothing was lost')}",
+              file=sys.stderr)
+        return 130
     except (ConfigError, DataSourceError, UsageError) as error:
         message = str(error)
     except StorageError as error:

@@ -209,6 +209,17 @@ def seed_recipe(**overrides: Any) -> TrainingConfig:
     return base.replace(**overrides)
 
 
+#: Where the book recipe's cosine decay ends (unless the peak rate asked for is lower).
+BOOK_MIN_LEARNING_RATE = 1e-5
+
+
+def _cosine_floor(learning_rate: Any) -> Any:
+    """The book's floor, or ``learning_rate`` itself when that is a lower number (anything else is left to check)."""
+    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool) and 0 < learning_rate:
+        return min(BOOK_MIN_LEARNING_RATE, learning_rate)
+    return BOOK_MIN_LEARNING_RATE
+
+
 def book_recipe(**overrides: Any) -> TrainingConfig:
     """The book's recipe: the seed's LSTM(128), trained faster and validated honestly.
 
@@ -219,14 +230,19 @@ def book_recipe(**overrides: Any) -> TrainingConfig:
     shifted at random by up to 2 pixels. The code that trains it is
     :func:`rnn_mnist.recipe.fit_recipe`. ``docs/performance.md`` says what each choice
     bought, measured against :func:`seed_recipe`.
+
+    A ``learning_rate`` below the decay's floor (1e-5) lowers the floor to it, so
+    the only rate a caller sets is the one that is checked.
     """
+    if "min_learning_rate" not in overrides and "learning_rate" in overrides:
+        overrides = dict(overrides, min_learning_rate=_cosine_floor(overrides["learning_rate"]))
     base = TrainingConfig(
         epochs=10,
         batch_size=128,
         learning_rate=6e-3,
         schedule="warmup_cosine",
         warmup_epochs=0.3,
-        min_learning_rate=1e-5,
+        min_learning_rate=BOOK_MIN_LEARNING_RATE,
         clipnorm=1.0,
         ema_momentum=0.995,
         shift_pixels=2,
@@ -307,6 +323,9 @@ def config_from_parameters(recipe_name: str = "book", **parameters: Any) -> Trai
     """The config a chapter's ``parameters`` cell asks for.
 
     ``None`` means "the recipe's own value", so a parameters cell can list every
-    knob without restating the recipe's defaults.
+    knob without restating the recipe's defaults. An unknown recipe is named as
+    the chapters' parameter, ``recipe_name``.
     """
+    if not isinstance(recipe_name, str) or recipe_name not in RECIPES:
+        raise ConfigError("recipe_name", recipe_name, "one of " + ", ".join(repr(r) for r in RECIPES))
     return recipe(recipe_name, **{k: v for k, v in parameters.items() if v is not None})

@@ -11,6 +11,8 @@ import fcntl
 import hashlib
 import os
 import secrets
+import socket
+import stat
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -64,17 +66,79 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _open_lock(lock_path: Path, *, create: bool) -> int | None:
+    """A descriptor on the lock file, never following a link; ``None`` if it is absent and ``create`` is False.
+
+    Opened read-only when it exists (an advisory lock needs no write access,
+    so a read-only store can still be checked), created otherwise. A lock that
+    is a symbolic link, a directory or anything but a plain file is refused
+    with a :class:`StorageError` that names it.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(lock_path, flags)
+    except FileNotFoundError:
+        if not create:
+            return None
+        try:
+            descriptor = os.open(lock_path, flags | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # another process created it just now
+            return _open_lock(lock_path, create=create)
+    except OSError as error:
+        if os.path.islink(lock_path):
+            raise StorageError(f"the lock file {lock_path} is a symbolic link; the run store holds no links, "
+                               "remove it") from None
+        raise StorageError(f"the lock file {lock_path} cannot be opened: {error.strerror or error}") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise StorageError(f"the lock file {lock_path} is not a plain file (a directory?); remove it")
+    return descriptor
+
+
+def lock_holder(lock_path: Path) -> str:
+    """Who holds ``lock_path``, as its holder recorded it (``process 123 on host since ...``), or ``another process``."""
+    try:
+        with open(lock_path, "rb") as handle:
+            text = handle.read(200).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text if text.startswith("process ") and "\n" not in text else "another process"
+
+
+def _record_holder(descriptor: int, lock_path: Path) -> None:
+    """Write who holds the lock into it, for a process that waits (best effort: a read-only file stays as it is)."""
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with contextlib.suppress(OSError):
+        writer = os.open(lock_path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        try:
+            os.write(writer, f"process {os.getpid()} on {socket.gethostname()} since {stamp}".encode())
+        finally:
+            os.close(writer)
+
+
 @contextlib.contextmanager
-def exclusive_lock(lock_path: Path):
-    """Hold an exclusive advisory lock on ``lock_path`` (waits for other holders)."""
+def exclusive_lock(lock_path: Path, label: str | None = None):
+    """Hold an exclusive advisory lock on ``lock_path``, waiting for another holder to let go.
+
+    While it waits it says so in one line on stderr, naming ``label`` (what the
+    lock guards) and who holds it. Refuses a lock that is a link or not a plain file.
+    """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    descriptor = _open_lock(lock_path, create=True)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            warn(f"{label or lock_path.name} is locked by {lock_holder(lock_path)}; waiting for it to finish")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        _record_holder(descriptor, lock_path)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def default_runs_dir() -> Path:
@@ -123,19 +187,28 @@ def file_sha256(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def lock_if_free(lock_path: Path):
-    """Like :func:`exclusive_lock`, without waiting: yields ``False`` (and holds nothing) if another holds it."""
-    lock_path = Path(lock_path)
-    with open(lock_path, "a+") as handle:
+def lock_if_free(lock_path: Path, *, create: bool = True):
+    """Like :func:`exclusive_lock`, without waiting: yields ``False`` (and holds nothing) if another holds it.
+
+    With ``create=False`` an absent lock file is not created (nobody holds it:
+    yields ``True``), so a read-only store can be checked.
+    """
+    descriptor = _open_lock(Path(lock_path), create=create)
+    if descriptor is None:
+        yield True
+        return
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
         try:
             yield True
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def move_aside(path: Path, reason: str) -> Path:

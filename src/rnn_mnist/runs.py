@@ -8,7 +8,8 @@ training it again or writing over it.
 
 A stored run is served only if it is intact (:func:`check_run`): its
 ``metrics.json``, written last, records the size and SHA-256 of every other
-file of the run, and each file must still match. A run that fails the check
+file of the run, and each file must still match; it also carries the SHA-256
+of its own content and every value read from it is checked by type and range. A run that fails the check
 is named in a one-line warning, moved aside (renamed
 ``<run>.damaged-<UTC time>``, never deleted) and trained again. A run stored
 before the checksums existed cannot be verified and is treated the same way.
@@ -32,10 +33,13 @@ checking the stored runs (``rnn-mnist runs verify``) is quick.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import math
 import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
@@ -45,13 +49,14 @@ from typing import Any
 import numpy as np
 
 from .config import ConfigError, TrainingConfig
-from .paths import default_runs_dir, exclusive_lock, file_sha256, lock_if_free, move_aside, warn
+from .paths import StorageError, default_runs_dir, exclusive_lock, file_sha256, lock_if_free, move_aside, warn
 
 __all__ = [
-    "REQUIRED_FILES", "DamagedRunError", "RunCheck", "TrainingRun", "UnreadableRunError", "check_run",
-    "default_runs_dir", "ensure_trained", "find_run", "installed_keras", "is_complete", "keras_note", "keras_slot",
-    "model_load_error", "read_history", "recorded_keras", "run_dir_for", "serving_dir", "stored_runs",
-    "train_into", "unreadable_here", "verify_runs",
+    "REQUIRED_FILES", "DamagedRunError", "RunCheck", "TrainingRun", "UnreadableRunError", "check_metrics",
+    "check_model_archive", "check_run", "default_runs_dir", "ensure_trained", "find_run", "installed_keras",
+    "is_complete", "keras_note", "keras_slot", "links_in_run", "metrics_digest", "model_load_error", "read_history",
+    "read_json_bounded", "recorded_keras", "run_dir_for", "serving_dir", "stored_runs", "train_into",
+    "unreadable_here", "verify_runs",
 ]
 
 # What a run directory holds (written by rnn_mnist.training).
@@ -68,12 +73,149 @@ CHECKSUMMED_FILES = (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, BEST_MODEL_FILE, PRED
 FIRST_EPOCH_COLUMN = "first_epoch_of_fit"
 #: Files every finished run has (``best.keras`` too, unless no epoch ever improved the validation loss).
 REQUIRED_FILES = (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, PREDICTIONS_NPZ, METRICS_JSON)
-#: Values of ``metrics.json`` that the command and the chapters read.
-REQUIRED_METRICS = ("test_accuracy", "test_loss", "epochs", "seconds_per_epoch", "train_seconds", "device")
+#: Key of ``metrics.json`` holding the SHA-256 of its own canonical content (:func:`metrics_digest`).
+METRICS_DIGEST = "metrics_sha256"
+#: The most bytes of ``metrics.json`` or ``config.json`` that are read (a run's are a few kilobytes).
+MAX_JSON_BYTES = 4 << 20
+#: A stored model is a zip of a few members; their uncompressed sizes may total at most this many
+#: bytes per parameter of the model (weights, the optimizer's moments and weight average: 4 copies
+#: of 4 bytes each, doubled), plus :data:`MODEL_ARCHIVE_SLACK` for the configs.
+MODEL_BYTES_PER_PARAMETER = 32
+MODEL_ARCHIVE_SLACK = 16 << 20
+MODEL_ARCHIVE_MEMBERS = 16
+#: The largest whole number ``metrics.json`` may hold (the largest integer a float represents exactly).
+LARGEST_INTEGER = 2**53
 #: Suffix of a run directory that was moved aside (``.damaged-`` or ``.replaced-`` and a UTC time).
 MOVED_ASIDE = re.compile(r"\.(damaged|replaced)-\d{8}T\d{6}Z(-\d+)?$")
 #: Suffix of a run trained again for one Keras release beside a run that Keras cannot read (:func:`keras_slot`).
 KERAS_SLOT = re.compile(r"\.keras-(\d+)\.(\d+)$")
+
+
+def read_json_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> Any:
+    """The JSON value in ``path``, reading at most ``limit`` bytes.
+
+    Raises :class:`ValueError` with a short reason when the file is larger,
+    is not UTF-8 or not JSON, or nests too deep to parse; :class:`OSError`
+    when it cannot be read.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"is larger than {limit:,} bytes")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nests too deep to be JSON metrics") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("is not readable JSON") from None
+
+
+def metrics_digest(metrics: dict[str, Any]) -> str:
+    """The SHA-256 of ``metrics`` without its own digest, as canonical JSON (sorted keys, no spaces)."""
+    content = {key: value for key, value in metrics.items() if key != METRICS_DIGEST}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _is_integer(value: Any, low: int = 0, high: int = LARGEST_INTEGER) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: Any, low: float = 0.0, high: float = math.inf) -> bool:
+    """A finite int or float in ``[low, high]`` (never a bool, NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int) and abs(value) > LARGEST_INTEGER:
+        return False
+    return math.isfinite(value) and low <= value <= high
+
+
+def _is_loss(value: Any) -> bool:
+    """A loss: a non-negative number, or NaN or infinity (a diverged run is stored as it ended)."""
+    return isinstance(value, float) and (math.isnan(value) or value == math.inf) or _is_number(value)
+
+
+def _is_text_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+#: Every value of ``metrics.json`` that the command, the chapters or the results page read, with its check.
+METRICS_SCHEMA = {
+    "run_id": lambda v: isinstance(v, str),
+    "label": lambda v: isinstance(v, str),
+    "test_accuracy": lambda v: _is_number(v, 0.0, 1.0),
+    "test_loss": _is_loss,
+    "epochs": lambda v: _is_integer(v, 1, 1000),
+    "epoch_seconds": lambda v: isinstance(v, list) and all(_is_number(x) for x in v),
+    "seconds_per_epoch": _is_number,
+    "first_epochs_of_fit": lambda v: isinstance(v, list) and all(_is_integer(x, 0, 1000) for x in v),
+    "train_seconds": _is_number,
+    "parameters": lambda v: _is_integer(v, 1),
+    "sizes": lambda v: isinstance(v, dict) and all(_is_integer(v.get(k)) for k in ("train", "validation", "test")),
+    "data_source": lambda v: isinstance(v, str),
+    "device": lambda v: isinstance(v, dict) and all(isinstance(v.get(k), str) for k in ("summary", "backend", "kind")),
+    "versions": _is_text_map,
+    "finished_at": lambda v: isinstance(v, str),
+}
+#: Values of ``metrics.json`` that the command and the chapters read.
+REQUIRED_METRICS = tuple(METRICS_SCHEMA)
+
+
+def check_metrics(metrics: Any) -> str:
+    """Why ``metrics`` (the parsed ``metrics.json``) cannot be served, or ``""`` if it can.
+
+    Its own digest must match its content (:func:`metrics_digest`), and every
+    value the readers use must have its type and range (:data:`METRICS_SCHEMA`).
+    """
+    if not isinstance(metrics, dict) or not metrics:
+        return f"{METRICS_JSON} holds no metrics"
+    if "artefacts" not in metrics:
+        return f"{METRICS_JSON} records no checksums (stored by an older version), so it cannot be verified"
+    if not isinstance(metrics.get(METRICS_DIGEST), str):
+        return f"{METRICS_JSON} records no checksum of itself (stored by an older version), so it cannot be verified"
+    if metrics_digest(metrics) != metrics[METRICS_DIGEST]:
+        return f"{METRICS_JSON} does not match its own SHA-256 (edited after training)"
+    missing = [name for name in METRICS_SCHEMA if name not in metrics]
+    if missing:
+        return f"{METRICS_JSON} lacks {', '.join(missing)}"
+    wrong = [name for name, valid in METRICS_SCHEMA.items() if not valid(metrics[name])]
+    if wrong:
+        return f"{METRICS_JSON} has a value of the wrong type or range for {', '.join(wrong)}"
+    return ""
+
+
+def links_in_run(run_dir: Path) -> list[str]:
+    """Names of the symbolic links in ``run_dir`` (itself, its files, ``backup/`` and what that holds)."""
+    if run_dir.is_symlink():
+        return [run_dir.name]
+    if not run_dir.is_dir():
+        return []
+    links = [entry.name for entry in run_dir.iterdir() if entry.is_symlink()]
+    backup = run_dir / BACKUP_DIR
+    if backup.is_dir() and not backup.is_symlink():
+        links += [f"{BACKUP_DIR}/{entry.name}" for entry in backup.iterdir() if entry.is_symlink()]
+    return sorted(links)
+
+
+def check_model_archive(path: Path, parameters: int) -> None:
+    """Refuse a ``.keras`` zip that would unpack to more than a model of ``parameters`` needs.
+
+    Reads only the zip's directory: the member count and each member's
+    uncompressed size, against :data:`MODEL_ARCHIVE_MEMBERS` and
+    ``parameters * MODEL_BYTES_PER_PARAMETER + MODEL_ARCHIVE_SLACK`` bytes in all.
+    Raises :class:`DamagedRunError` naming the file.
+    """
+    limit = parameters * MODEL_BYTES_PER_PARAMETER + MODEL_ARCHIVE_SLACK
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile) as error:
+        raise DamagedRunError(f"{path} is not a readable Keras archive ({error})") from None
+    if len(members) > MODEL_ARCHIVE_MEMBERS:
+        raise DamagedRunError(f"{path} holds {len(members)} files, a stored model at most {MODEL_ARCHIVE_MEMBERS}")
+    total = sum(member.file_size for member in members)
+    if total > limit:
+        raise DamagedRunError(f"{path} would unpack to {total:,} bytes, more than the {limit:,} a model of "
+                              f"{parameters:,} parameters needs; it was not loaded")
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
@@ -117,8 +259,8 @@ def release(version: Any) -> tuple[int, int] | None:
 def recorded_keras(run_dir: Path) -> str | None:
     """The Keras version that ``metrics.json`` records for the run (``None`` if none is recorded)."""
     try:
-        versions = json.loads((Path(run_dir) / METRICS_JSON).read_text()).get("versions")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        versions = read_json_bounded(Path(run_dir) / METRICS_JSON).get("versions")
+    except (OSError, ValueError, AttributeError):
         return None
     keras_version = versions.get("keras") if isinstance(versions, dict) else None
     return keras_version if isinstance(keras_version, str) else None
@@ -191,7 +333,15 @@ class TrainingRun:
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        return json.loads((self.run_dir / METRICS_JSON).read_text())
+        """``metrics.json``, read again and checked (:func:`check_metrics`) before it is served."""
+        try:
+            metrics = read_json_bounded(self.run_dir / METRICS_JSON)
+        except ValueError as error:
+            raise DamagedRunError(f"{self.run_dir / METRICS_JSON} {error}; call ensure_trained(config)") from None
+        reason = check_metrics(metrics)
+        if reason:
+            raise DamagedRunError(f"{self.run_dir} cannot be used: {reason}; call ensure_trained(config)")
+        return metrics
 
     @cached_property
     def history(self) -> dict[str, list[float]]:
@@ -236,6 +386,7 @@ class TrainingRun:
         path = self.run_dir / (BEST_MODEL_FILE if best else MODEL_FILE)
         if not path.is_file():
             raise DamagedRunError(f"{path} is missing; call ensure_trained(config) to train the run again")
+        check_model_archive(path, self.metrics["parameters"])  # before Keras unpacks it (DamagedRunError)
         try:
             return keras.saving.load_model(path)
         except Exception as error:  # noqa: BLE001 -- a learner gets one line, not a deserialization traceback
@@ -252,7 +403,7 @@ class TrainingRun:
         check = check_run(run_dir)
         if not check.ok:
             raise DamagedRunError(f"{run_dir} cannot be used: {check.reason}; call ensure_trained(config) to train it.")
-        config = TrainingConfig.from_dict(json.loads((run_dir / CONFIG_JSON).read_text()))
+        config = TrainingConfig.from_dict(read_json_bounded(run_dir / CONFIG_JSON))
         return cls(run_dir=run_dir, config=config)
 
 
@@ -277,33 +428,37 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
     """Whether ``run_dir`` holds an intact finished run (of ``config``, if given).
 
     ``unfinished``: there is no ``metrics.json`` (an interrupted or running
-    training; the next ``ensure_trained`` resumes it). ``damaged``:
-    ``metrics.json`` cannot be read or records no checksums (stored by an
-    older version), a file it lists is missing or differs in size or SHA-256,
-    or ``config.json`` does not hash to the run's name.
+    training; the next ``ensure_trained`` resumes it). ``damaged``: the run
+    holds a symbolic link; ``metrics.json`` is larger than 4 MiB, cannot be
+    parsed, records no checksums (stored by an older version), does not match
+    its own digest or has a value of the wrong type or range
+    (:func:`check_metrics`); a file it lists is missing or differs in size or
+    SHA-256; ``config.json`` does not hash to the run's name; or a model
+    archive would unpack to more than its model needs (:func:`check_model_archive`).
     """
     run_dir = Path(run_dir)
 
     def damaged(reason: str) -> RunCheck:
         return RunCheck(run_dir, "damaged", reason)
 
+    links = links_in_run(run_dir)
+    if links:
+        return damaged(f"{', '.join(links)} is a symbolic link; the run store holds no links")
     if not (run_dir / METRICS_JSON).is_file():
         reason = "no run directory" if not run_dir.is_dir() else f"no {METRICS_JSON}: training did not finish"
         return RunCheck(run_dir, "unfinished", reason)
     try:
-        metrics = json.loads((run_dir / METRICS_JSON).read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return damaged(f"{METRICS_JSON} is not readable JSON")
-    if not isinstance(metrics, dict) or not metrics:
-        return damaged(f"{METRICS_JSON} holds no metrics")
-    artefacts = metrics.get("artefacts")
-    if artefacts is None:
-        return damaged(f"{METRICS_JSON} records no checksums (stored by an older version), so it cannot be verified")
+        metrics = read_json_bounded(run_dir / METRICS_JSON)
+    except OSError:
+        return damaged(f"{METRICS_JSON} cannot be read")
+    except ValueError as error:
+        return damaged(f"{METRICS_JSON} {error}")
+    reason = check_metrics(metrics)
+    if reason:
+        return damaged(reason)
+    artefacts = metrics["artefacts"]
     if not isinstance(artefacts, dict):
         return damaged(f"{METRICS_JSON} has an unreadable list of checksums")
-    missing_values = [name for name in REQUIRED_METRICS if name not in metrics]
-    if missing_values:
-        return damaged(f"{METRICS_JSON} lacks {', '.join(missing_values)}")
     for name in (CONFIG_JSON, HISTORY_CSV, MODEL_FILE, PREDICTIONS_NPZ):
         if name not in artefacts:
             return damaged(f"{METRICS_JSON} records no checksum for {name}")
@@ -319,13 +474,22 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
         if file_sha256(path) != record.get("sha256"):
             return damaged(f"{name} does not match its stored SHA-256")
     try:
-        stored_config = TrainingConfig.from_dict(json.loads((run_dir / CONFIG_JSON).read_text()))
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, ConfigError):
+        stored_config = TrainingConfig.from_dict(read_json_bounded(run_dir / CONFIG_JSON))
+    except (OSError, ValueError, TypeError, AttributeError, ConfigError):
         return damaged(f"{CONFIG_JSON} is not a valid config")
     expected = config.run_id() if config is not None else KERAS_SLOT.sub("", run_dir.name)
     if stored_config.run_id() != expected:
         return damaged(f"{CONFIG_JSON} hashes to {stored_config.run_id()}, not {expected} "
                        "(stored by another version of rnn-mnist, or moved)")
+    if metrics["run_id"] != expected or metrics["epochs"] != stored_config.epochs:
+        return damaged(f"{METRICS_JSON} describes run {metrics['run_id']} of {metrics['epochs']} epochs, "
+                       f"not {expected} of {stored_config.epochs}")
+    for name in (MODEL_FILE, BEST_MODEL_FILE):
+        if name in artefacts:
+            try:
+                check_model_archive(run_dir / name, metrics["parameters"])
+            except DamagedRunError as error:
+                return damaged(str(error).replace(str(run_dir / name), name))
     return RunCheck(run_dir, "ok")
 
 
@@ -387,13 +551,13 @@ def ensure_trained(
     run_dir = run_dir_for(config, runs_dir)
     if not retrain and (found := find_run(config, runs_dir)) is not None:
         return found
-    with exclusive_lock(_lock_path(run_dir)):
+    with exclusive_lock(_lock_path(run_dir), label=f"run {run_dir.name}"):
         target, reason = serving_dir(config, run_dir)  # another process may have finished it while we waited
         if target == run_dir:
             return _reuse_or_train(config, run_dir, retrain=retrain, verbose=verbose, **train_options)
     note = (f"run {run_dir.name} is kept as it is and not read here: {reason}; "
             f"the config is trained again for this Keras in {target.name}")
-    with exclusive_lock(_lock_path(target)):
+    with exclusive_lock(_lock_path(target), label=f"run {target.name}"):
         return _reuse_or_train(config, target, retrain=retrain, note=note, verbose=verbose, **train_options)
 
 
@@ -419,13 +583,15 @@ def stored_runs(runs_dir: str | os.PathLike | None = None) -> list[Path]:
     """Every run directory under ``runs_dir`` (not lock files, hidden entries or runs moved aside), sorted.
 
     Slots of a run for another Keras (``<run>.keras-<major>.<minor>``) are run directories too.
+    A symbolic link to a folder is listed too, so :func:`check_run` reports it.
     """
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if not root.is_dir():
         return []
     return sorted(
         path for path in root.iterdir()
-        if path.is_dir() and not path.name.startswith(".") and not MOVED_ASIDE.search(path.name)
+        if path.is_dir() and not path.name.startswith(".") and not path.name.endswith(".lock")
+        and not MOVED_ASIDE.search(path.name)
     )
 
 
@@ -436,20 +602,28 @@ def verify_runs(runs_dir: str | os.PathLike | None = None, *, move_damaged: bool
     (``<run>.damaged-<UTC time>``), so the next request trains it again.
     An intact run says which Keras it is for when that matters (:func:`keras_note`).
     """
-    checks = []
-    for run_dir in stored_runs(runs_dir):
-        with lock_if_free(_lock_path(run_dir)) as free:
+    return [_verify_one(run_dir, move_damaged) for run_dir in stored_runs(runs_dir)]
+
+
+def _verify_one(run_dir: Path, move_damaged: bool) -> RunCheck:
+    """:func:`check_run` for one run, under its lock if free; ``blocked`` if the lock file cannot be used.
+
+    Only moving a run aside writes: without ``move_damaged`` an absent lock
+    file is not created, so a read-only store is checked as any other.
+    """
+    try:
+        with lock_if_free(_lock_path(run_dir), create=move_damaged) as free:
             if not free:
-                checks.append(RunCheck(run_dir, "training", "another process holds its lock"))
-                continue
+                return RunCheck(run_dir, "training", "another process holds its lock")
             check = check_run(run_dir)
             if move_damaged and check.status == "damaged":
                 moved = move_aside(run_dir, "damaged")
                 check = RunCheck(run_dir, "damaged", f"{check.reason}; moved to {moved.name}")
             if check.ok and (note := keras_note(run_dir)):
                 check = RunCheck(run_dir, "ok", note)
-            checks.append(check)
-    return checks
+            return check
+    except StorageError as error:
+        return RunCheck(run_dir, "blocked", str(error))
 
 
 def keras_note(run_dir: Path) -> str:

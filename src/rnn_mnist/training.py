@@ -20,6 +20,7 @@ Keras's backup write) is reported in one line and the run starts afresh.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -37,7 +38,7 @@ import numpy as np
 from .config import TrainingConfig
 from .device import describe_device, library_versions, make_deterministic
 from .model import build_model_for
-from .paths import atomic_write_npz, atomic_write_text, file_sha256, warn
+from .paths import StorageError, atomic_write_npz, atomic_write_text, file_sha256, warn
 from .recipe import fit_recipe
 from .runs import (
     BACKUP_DIR,
@@ -46,9 +47,12 @@ from .runs import (
     CONFIG_JSON,
     FIRST_EPOCH_COLUMN,
     HISTORY_CSV,
+    METRICS_DIGEST,
     METRICS_JSON,
     MODEL_FILE,
     PREDICTIONS_NPZ,
+    links_in_run,
+    metrics_digest,
     read_history,
 )
 from .splits import DataSplits, make_splits
@@ -57,9 +61,9 @@ __all__ = [
     "BACKUP_DIR", "BEST_MODEL_FILE", "CHECKSUMMED_FILES", "CONFIG_JSON", "EVALUATION_BATCH_SIZE", "FIRST_EPOCH_COLUMN",
     "HISTORY_CSV", "METRICS_JSON", "MODEL_FILE", "PREDICTIONS_NPZ", "EpochTimer", "FitResult", "ResumeFromBackup",
     "SaveBestModel", "UnreadableBackup", "align_history_with_backup", "artefact_records", "backup_epoch",
-    "discard_backup", "evaluate_and_predict", "fit_into", "logged_best", "read_history", "save_model_atomic",
-    "steps_per_epoch",
-    "store_run", "train_into",
+    "check_history_epochs", "discard_backup", "unreadable_checkpoint", "evaluate_and_predict", "fit_into", "is_disk_full",
+    "keep_optimizer_state_apart", "logged_best", "read_history", "refuse_links", "save_model_atomic", "steps_per_epoch",
+    "store_run", "train_into", "weights_readable",
 ]
 #: Images per batch when the finished model is evaluated and predicts the test set (changes no result).
 EVALUATION_BATCH_SIZE = 1024
@@ -191,8 +195,23 @@ def fit_into(
     fit_seconds = time.perf_counter() - started
     # The stored model carries the optimizer that trained it, so it loads ready to evaluate.
     trainer = history.model
+    keep_optimizer_state_apart(trainer.optimizer)
     model.compile(optimizer=trainer.optimizer, loss=trainer.loss, metrics=["accuracy"])
     return FitResult(model=model, fit_seconds=fit_seconds)
+
+
+def keep_optimizer_state_apart(optimizer: keras.optimizers.Optimizer) -> None:
+    """Give every variable of ``optimizer`` an array of its own.
+
+    On JAX, the weight average's last overwrite leaves each weight and its
+    average holding one and the same array; ``evaluate`` then donates the
+    weights' buffers to XLA, which deletes the averages the stored optimizer
+    is saved with ("Array has been deleted", Keras 3.15). A copy of each
+    optimizer variable keeps the two apart. On TensorFlow, whose variables
+    own their buffers, it changes nothing.
+    """
+    for variable in optimizer.variables:
+        variable.assign(keras.ops.copy(variable))
 
 
 def evaluate_and_predict(model: keras.Model, splits: DataSplits) -> dict[str, Any]:
@@ -226,6 +245,7 @@ def store_run(
         probabilities=np.asarray(scores["probabilities"], dtype="<f4"),
     )
     history = read_history(run_dir / HISTORY_CSV)
+    check_history_epochs(run_dir, history, config.epochs)
     epoch_seconds = history.get("epoch_seconds", [])
     first_of_fit = [int(i) for i, flag in enumerate(history.get(FIRST_EPOCH_COLUMN, [])) if flag]
     steady = [s for i, s in enumerate(epoch_seconds) if i not in first_of_fit] or epoch_seconds
@@ -254,8 +274,22 @@ def store_run(
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artefacts": artefact_records(run_dir),
     }
+    metrics[METRICS_DIGEST] = metrics_digest(metrics)  # metrics.json's own checksum, over what it holds
     atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
+
+
+def check_history_epochs(run_dir: Path, history: dict[str, list[float]], epochs: int) -> None:
+    """Refuse to store a run whose per-epoch log is not exactly epochs 0, 1, ..., ``epochs - 1``.
+
+    A resume that trained an epoch twice (or skipped one) would otherwise be
+    stored as intact; the run is left unfinished instead, with its log.
+    """
+    logged = history.get("epoch", [])
+    if logged != [float(epoch) for epoch in range(epochs)]:
+        shown = ", ".join(f"{value:g}" for value in logged[:12]) + (" ..." if len(logged) > 12 else "")
+        raise RuntimeError(f"run {run_dir.name}: its per-epoch log holds epochs {shown or 'none'}, "
+                           f"not 0 to {epochs - 1}; it was not stored (retrain it with --retrain)")
 
 
 def artefact_records(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -286,15 +320,46 @@ def train_into(
     data-parallel on several devices, see :mod:`rnn_mnist.lab.distribute`.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    refuse_links(run_dir)
     options = dict(splits=splits, verbose=verbose, extra_callbacks=extra_callbacks, distribution=distribution)
     try:
-        return _train_once(config, run_dir, **options)
-    except UnreadableBackup as error:
-        warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({error}); starting the run afresh")
-        discard_backup(run_dir)
-        return _train_once(config, run_dir, **options)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+        try:
+            return _train_once(config, run_dir, **options)
+        except UnreadableBackup as error:
+            warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({error}); starting the run afresh")
+            discard_backup(run_dir)
+            return _train_once(config, run_dir, **options)
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        raise StorageError(f"run {run_dir.name}: the disk holding {run_dir.parent} is full ({error.strerror or error}); "
+                           "free some space and run the same command again: it resumes from the last finished "
+                           "epoch") from None
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the disk or the quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def refuse_links(run_dir: Path) -> None:
+    """Raise :class:`StorageError` if the run directory is, or holds, a symbolic link.
+
+    Training writes only inside the run store: a link would send its writes
+    (the resume checkpoint, the log, the models) somewhere else.
+    """
+    links = links_in_run(run_dir)
+    if links:
+        raise StorageError(f"run {run_dir.name}: {', '.join(links)} in {run_dir.parent} is a symbolic link, and "
+                           "the run store holds no links; remove the link (or move the run aside) and try again")
 
 
 def _train_once(config, run_dir, *, splits, verbose, extra_callbacks, distribution) -> dict[str, Any]:
@@ -337,21 +402,23 @@ def align_history_with_backup(run_dir: Path) -> None:
     Without a backup the run starts from epoch 0, so an old log is dropped;
     with one, log rows past the backed-up epoch (written just before a crash)
     are cut, so a resumed run never logs an epoch twice. If the latest
-    ``training_metadata.json`` cannot be read, the previous checkpoint that
+    ``training_metadata.json`` or ``latest.weights.h5`` cannot be read, the previous checkpoint that
     ``double_checkpoint`` keeps (``*.bkp``) takes its place; if there is none,
     a one-line warning says so and the run starts afresh.
     """
     backup = run_dir / BACKUP_DIR
     metadata = backup / "training_metadata.json"
-    if backup.is_dir() and backup_epoch(metadata) is None:
+    unreadable = unreadable_checkpoint(metadata, backup / "latest.weights.h5")
+    if backup.is_dir() and unreadable:
         previous = [backup / "training_metadata.json.bkp", backup / "latest.weights.h5.bkp"]
-        if all(p.exists() for p in previous) and backup_epoch(previous[0]) is not None:
-            warn(f"run {run_dir.name}: its latest resume checkpoint cannot be read; resuming from the one before")
+        if not unreadable_checkpoint(*previous):
+            warn(f"run {run_dir.name}: its latest resume checkpoint cannot be read ({unreadable}); "
+                 "resuming from the one before")
             os.replace(previous[0], metadata)
             os.replace(previous[1], backup / "latest.weights.h5")
         else:
             if any(backup.iterdir()):
-                warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({metadata.name}); "
+                warn(f"run {run_dir.name}: its resume checkpoint cannot be read ({unreadable}); "
                      "starting the run afresh")
             discard_backup(run_dir)
     csv_path = run_dir / HISTORY_CSV
@@ -365,8 +432,36 @@ def align_history_with_backup(run_dir: Path) -> None:
     atomic_write_text(csv_path, "".join(lines[: 1 + completed_epochs]))
 
 
+def unreadable_checkpoint(metadata: Path, weights: Path) -> str:
+    """The name of the file that keeps a resume checkpoint from being used, or ``""`` if it can be.
+
+    Both are checked, so the epoch the log is cut at is the epoch Keras resumes
+    from (Keras would fall back to the previous checkpoint by itself when the
+    weights cannot be read, after the log was cut for the latest one).
+    """
+    if backup_epoch(metadata) is None:
+        return metadata.name
+    return "" if weights_readable(weights) else weights.name
+
+
+def weights_readable(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 weights file that opens and whose datasets can all be listed."""
+    import h5py  # Keras's own weights format
+
+    try:
+        with h5py.File(path, "r") as weights:
+            weights.visit(lambda name: None)
+    except (OSError, ValueError, RuntimeError):
+        return False
+    return True
+
+
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     """``model.save(path)`` through a temporary file, so a crash never leaves half a model at ``path``."""
     temporary = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
