@@ -9,13 +9,17 @@
 #   2. two chapters through papermill on the small profile of notebooks/parameters.yml:
 #      03 (Keras: the recipe, fit, evaluate, predict, the run store, the device report) and
 #      05 (scikit-learn's confusion matrix display and report, pandas' Styler, matplotlib).
-# Runs are trained afresh in a scratch RNN_MNIST_HOME (runs stored by the newest Keras are
-# not reused); MNIST and Fashion-MNIST are copied from $RNN_MNIST_HOME/data (`make data`).
+# Runs are trained afresh in a scratch RNN_MNIST_HOME, so what is tested is what the oldest
+# versions train; MNIST and Fashion-MNIST are copied from $RNN_MNIST_HOME/data (`make data`).
+# Before the tests, the project's .venv (the newest Keras) stores one tiny run in the scratch
+# folder, and tests/test_runs_across_keras.py checks what the oldest Keras does with it (keeps it,
+# trains the config again beside it).
 #
 #   scripts/test-min-versions.sh                 # the whole target
 #   scripts/test-min-versions.sh -k splits       # extra pytest arguments are passed on
 #
 # Environment: PYTHON (default python3), MIN_VENV (default .venv-min, git-ignored),
+# NEWER_PYTHON (a Python with requirements.txt's newest Keras; default .venv/bin/python),
 # RNN_MNIST_HOME (where `make data` put the datasets; default .cache/rnn-mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,14 +66,29 @@ export RNN_MNIST_OFFLINE=1 KERAS_BACKEND=tensorflow MPLBACKEND=agg
 export JUPYTER_PATH="$PWD/$MIN_VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
+# One tiny run stored by the newest Keras (this checkout's source on the path), for
+# tests/test_runs_across_keras.py to read with the oldest.
+NEWER_PYTHON=${NEWER_PYTHON:-.venv/bin/python}
+if [ ! -x "$NEWER_PYTHON" ]; then
+    echo "test-min: $NEWER_PYTHON is missing; run 'make setup', or set NEWER_PYTHON to a Python with requirements.txt installed" >&2
+    exit 1
+fi
+if ! PYTHONPATH="$PWD/src" "$NEWER_PYTHON" -m rnn_mnist.cli train --epochs 1 --units 16 --train-size 300 \
+        --validation-size 100 --test-size 100 --run-dir "$SCRATCH/newer-keras-runs" >"$SCRATCH/newer-keras.log" 2>&1; then
+    cat "$SCRATCH/newer-keras.log" >&2
+    echo "test-min: storing a run with $NEWER_PYTHON failed (its output is above)" >&2
+    exit 1
+fi
+export RNN_MNIST_NEWER_KERAS_RUNS="$SCRATCH/newer-keras-runs"
+
 # Everything that exercises the package itself on TensorFlow; left out are the browser, the
 # built site, links and workflows (tools, not the package), the benchmark, the JAX backend
 # and the notebook-hygiene tests (they read files, not libraries).
 TESTS=(
     tests/test_config.py tests/test_parameters.py tests/test_data.py tests/test_npz_safety.py tests/test_datasets.py
     tests/test_splits.py tests/test_model.py tests/test_recipe_in_view.py tests/test_training.py
-    tests/test_runs.py tests/test_run_integrity.py tests/test_analysis.py tests/test_plots.py tests/test_comparison.py
-    tests/test_cli.py tests/test_lab_cpu_threads.py
+    tests/test_runs.py tests/test_run_integrity.py tests/test_runs_across_keras.py tests/test_analysis.py
+    tests/test_plots.py tests/test_comparison.py tests/test_cli.py tests/test_lab_cpu_threads.py
 )
 "$PY" -m pytest -p no:cacheprovider -m "not network" "${TESTS[@]}" "$@"
 

@@ -244,6 +244,199 @@ def test_train_json_is_strict_json_even_with_a_nan_metric(stored, fake_training,
     assert result["test_loss"] is None and result["reused_stored_run"] is True and fake_training == []
 
 
+# -- a run stored by another Keras -------------------------------------------------
+HERE = runs_module.release(runs_module.installed_keras())  # (major, minor) of the Keras running these tests
+UNKNOWN_ARGUMENT = "axes_of_a_future_keras"
+
+
+def record_keras(run_dir, version, sign=True):
+    """Make ``metrics.json`` say that Keras ``version`` stored the run, re-signed as training would write it
+    (with ``sign=False`` its own digest no longer matches: an edit)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    rewrite_metrics(run_dir / "metrics.json", sign=sign, versions={**metrics["versions"], "keras": version})
+
+
+def add_an_initializer_argument_this_keras_lacks(run_dir):
+    """Rewrite model.keras the way a file of Keras 3.15 looks to Keras 3.10 (whose GlorotUniform has no
+    ``input_axes``): an initializer's config names an argument this Keras does not know. The checksums
+    are updated, so the run stays intact."""
+    import zipfile
+
+    from rnn_mnist.paths import file_sha256
+
+    path = run_dir / "model.keras"
+    with zipfile.ZipFile(path) as archive:
+        members = {info: archive.read(info) for info in archive.infolist()}
+
+    def add(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "GlorotUniform":
+                node["config"][UNKNOWN_ARGUMENT] = [0]
+            for value in node.values():
+                add(value)
+        elif isinstance(node, list):
+            for value in node:
+                add(value)
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in members.items():
+            if info.filename == "config.json":
+                config = json.loads(data)
+                add(config)
+                data = json.dumps(config).encode()
+            archive.writestr(info, data)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["artefacts"]["model.keras"] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    rewrite_metrics(run_dir / "metrics.json", artefacts=metrics["artefacts"])
+
+
+def snapshot(run_dir):
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
+
+
+def slot_of(run_dir):
+    return run_dir.with_name(f"{run_dir.name}.keras-{HERE[0]}.{HERE[1]}")
+
+
+def test_a_run_stored_by_a_newer_keras_is_kept_and_the_config_trained_again_beside_it(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1] + 1}.0")
+    before = snapshot(run_dir)
+    assert check_run(run_dir, CONFIG).ok, "the run is intact: only this Keras cannot read it"
+    assert find_run(CONFIG, runs_dir) is None, "a run this Keras cannot read is not found as a stored run"
+
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+
+    slot = slot_of(run_dir)
+    assert fake_training == [slot] and run.run_dir == slot and run.trained_now is True
+    assert snapshot(run_dir) == before, "the run of the newer Keras is left exactly as it was"
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert warning == [
+        f"rnn-mnist: warning: run {run_dir.name} is kept as it is and not read here: it was stored by Keras "
+        f"{HERE[0]}.{HERE[1] + 1}.0, newer than this Keras {runs_module.installed_keras()}; "
+        f"the config is trained again for this Keras in {slot.name}"
+    ]
+    assert sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) == [run_dir.name, slot.name]
+    assert run.load_model().count_params() == run.metrics["parameters"]
+
+    again = ensure_trained(CONFIG, runs_dir, verbose=0)
+    assert again.run_dir == slot and again.trained_now is False and fake_training == [slot]
+    assert find_run(CONFIG, runs_dir).run_dir == slot and capsys.readouterr().err == ""
+
+
+def test_a_run_whose_model_this_keras_cannot_load_is_kept_and_trained_again_beside_it(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, "3.0.0")  # older than this Keras: it is loaded to see
+    add_an_initializer_argument_this_keras_lacks(run_dir)
+    assert check_run(run_dir, CONFIG).ok
+    cause = f"TypeError: GlorotUniform.__init__() got an unexpected keyword argument '{UNKNOWN_ARGUMENT}'"
+    with pytest.raises(runs_module.UnreadableRunError) as raised:
+        TrainingRun(run_dir, CONFIG).load_model()
+    assert str(raised.value) == (
+        f"{run_dir / 'model.keras'} was stored by Keras 3.0.0 and this Keras {runs_module.installed_keras()} "
+        f"cannot load it ({cause}); call ensure_trained(config), which trains the config again for this Keras "
+        "beside the stored run")
+    before = snapshot(run_dir)
+
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+
+    assert fake_training == [slot_of(run_dir)] and run.run_dir == slot_of(run_dir)
+    assert snapshot(run_dir) == before
+    assert capsys.readouterr().err.strip().splitlines() == [  # one line, no deserialization traceback
+        f"rnn-mnist: warning: run {run_dir.name} is kept as it is and not read here: it was stored by Keras 3.0.0 "
+        f"and this Keras {runs_module.installed_keras()} cannot load it (model.keras: {cause}); "
+        f"the config is trained again for this Keras in {run.run_dir.name}"
+    ]
+
+
+def test_an_edited_keras_version_is_damage_not_another_keras(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1] + 1}.0", sign=False)  # metrics.json no longer matches its digest
+    assert check_run(run_dir, CONFIG).reason.endswith("does not match its own SHA-256 (edited after training)")
+
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+
+    assert run.run_dir == run_dir and fake_training == [run_dir], "trained again in place, not in a slot"
+    assert not slot_of(run_dir).exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"rnn-mnist: warning: run {run_dir.name} is damaged")
+
+
+def test_a_slot_holding_a_link_is_damaged_and_the_newer_run_is_kept(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1] + 1}.0")
+    before = snapshot(run_dir)
+    slot = ensure_trained(CONFIG, runs_dir, verbose=0).run_dir
+    (slot / "predictions.npz").unlink()
+    (slot / "predictions.npz").symlink_to(run_dir / "predictions.npz")
+    assert check_run(slot, CONFIG).reason == "predictions.npz is a symbolic link; the run store holds no links"
+    capsys.readouterr()
+
+    assert ensure_trained(CONFIG, runs_dir, verbose=0).run_dir == slot
+    assert fake_training == [slot, slot] and snapshot(run_dir) == before
+    assert f"run {slot.name} is damaged (predictions.npz is a symbolic link" in capsys.readouterr().err
+    assert not (slot / "predictions.npz").is_symlink()
+
+
+def test_loading_a_missing_model_names_it_and_blames_no_keras_version(stored):
+    _, run_dir = stored
+    (run_dir / "best.keras").unlink()
+    with pytest.raises(DamagedRunError) as raised:
+        TrainingRun(run_dir, CONFIG).load_model(best=True)
+    assert str(raised.value) == f"{run_dir / 'best.keras'} is missing; call ensure_trained(config) to train the run again"
+
+
+def test_a_run_of_an_older_keras_that_loads_here_is_served(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, "3.0.0")
+    run = ensure_trained(CONFIG, runs_dir, verbose=0)
+    assert run.run_dir == run_dir and fake_training == [] and capsys.readouterr().err == ""
+
+
+def test_a_run_of_another_patch_release_is_served_without_loading_it(stored, fake_training, monkeypatch):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0]}.{HERE[1]}.99")
+
+    def must_not_load(run_dir):
+        raise AssertionError("the same major.minor reads its own files: nothing needs loading")
+
+    monkeypatch.setattr(runs_module, "model_load_error", must_not_load)
+    assert ensure_trained(CONFIG, runs_dir, verbose=0).run_dir == run_dir and fake_training == []
+
+
+def test_retrain_and_damage_apply_to_the_slot_and_never_to_the_run_of_the_newer_keras(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    record_keras(run_dir, f"{HERE[0] + 1}.0.0")
+    before = snapshot(run_dir)
+    slot = ensure_trained(CONFIG, runs_dir, verbose=0).run_dir
+    truncate(slot / "predictions.npz", 10)
+    capsys.readouterr()
+
+    assert ensure_trained(CONFIG, runs_dir, verbose=0).run_dir == slot
+    damaged = capsys.readouterr().err.strip().splitlines()
+    assert len(damaged) == 2 and damaged[0].startswith(f"rnn-mnist: warning: run {slot.name} is damaged")
+    assert ensure_trained(CONFIG, runs_dir, verbose=0, retrain=True).run_dir == slot
+    assert fake_training == [slot, slot, slot] and snapshot(run_dir) == before
+    aside = sorted(p.name.split(".")[-1].split("-")[0] for p in runs_dir.glob(f"{slot.name}.*-*") if p.is_dir())
+    assert aside == ["damaged", "replaced"]
+
+
+def test_runs_verify_lists_the_slot_and_the_run_it_stands_in_for(stored, fake_training, capsys):
+    runs_dir, run_dir = stored
+    newer = f"{HERE[0]}.{HERE[1] + 1}.0"
+    record_keras(run_dir, newer)
+    slot = ensure_trained(CONFIG, runs_dir, verbose=0).run_dir
+    capsys.readouterr()
+    assert main(["runs", "verify", "--run-dir", str(runs_dir)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{run_dir.name}: ok (stored by Keras {newer}, newer than this Keras {runs_module.installed_keras()}, "
+        f"which reads {slot.name})",
+        f"{slot.name}: ok (trained again for Keras {HERE[0]}.{HERE[1]}, beside {run_dir.name})",
+        f"2 ok under {runs_dir}",
+    ]
+    assert TrainingRun.load(slot).config == CONFIG
+
+
 # -- the resume checkpoint ------------------------------------------------------
 
 

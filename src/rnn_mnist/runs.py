@@ -15,8 +15,19 @@ is named in a one-line warning, moved aside (renamed
 before the checksums existed cannot be verified and is treated the same way.
 A run without ``metrics.json`` is an interrupted one: training resumes it.
 
-This module does not import Keras (training does, when a run is trained),
-so checking the stored runs (``rnn-mnist runs verify``) is quick.
+A stored run is served only if the installed Keras can read it
+(:func:`unreadable_here`): ``metrics.json`` records the Keras that wrote it,
+and a run written by a newer Keras (a newer major.minor; Keras does not
+promise that an older release loads its files), or one whose models fail to
+load here, is neither served nor touched. The config is trained again in a
+slot named after the installed Keras, ``<run>.keras-<major>.<minor>/``,
+beside it (:func:`keras_slot`), with a one-line note saying why; the next
+request with this Keras reuses the slot, and the other environment keeps
+reading the run it wrote.
+
+This module does not import Keras (training does, when a run is trained, and
+so does reading a run written by an older Keras, to check that it loads), so
+checking the stored runs (``rnn-mnist runs verify``) is quick.
 """
 
 from __future__ import annotations
@@ -27,9 +38,11 @@ import json
 import math
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +52,11 @@ from .config import ConfigError, TrainingConfig
 from .paths import StorageError, default_runs_dir, exclusive_lock, file_sha256, lock_if_free, move_aside, warn
 
 __all__ = [
-    "REQUIRED_FILES", "DamagedRunError", "RunCheck", "TrainingRun", "check_metrics", "check_model_archive",
-    "check_run", "default_runs_dir", "ensure_trained", "find_run", "is_complete", "links_in_run", "metrics_digest",
-    "read_history", "read_json_bounded", "run_dir_for", "stored_runs", "train_into", "verify_runs",
+    "REQUIRED_FILES", "DamagedRunError", "RunCheck", "TrainingRun", "UnreadableRunError", "check_metrics",
+    "check_model_archive", "check_run", "default_runs_dir", "ensure_trained", "find_run", "installed_keras",
+    "is_complete", "keras_note", "keras_slot", "links_in_run", "metrics_digest", "model_load_error", "read_history",
+    "read_json_bounded", "recorded_keras", "run_dir_for", "serving_dir", "stored_runs", "train_into",
+    "unreadable_here", "verify_runs",
 ]
 
 # What a run directory holds (written by rnn_mnist.training).
@@ -72,6 +87,8 @@ MODEL_ARCHIVE_MEMBERS = 16
 LARGEST_INTEGER = 2**53
 #: Suffix of a run directory that was moved aside (``.damaged-`` or ``.replaced-`` and a UTC time).
 MOVED_ASIDE = re.compile(r"\.(damaged|replaced)-\d{8}T\d{6}Z(-\d+)?$")
+#: Suffix of a run trained again for one Keras release beside a run that Keras cannot read (:func:`keras_slot`).
+KERAS_SLOT = re.compile(r"\.keras-(\d+)\.(\d+)$")
 
 
 def read_json_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> Any:
@@ -220,6 +237,87 @@ class DamagedRunError(ValueError):
     """A stored run failed its integrity check (the message says which run and why)."""
 
 
+class UnreadableRunError(ValueError):
+    """An intact stored run whose model the installed Keras cannot load (the message says which and why)."""
+
+
+# -- which Keras wrote a run, and whether the installed one reads it ---------------------------
+def installed_keras() -> str | None:
+    """The installed Keras's version, read from the package metadata (Keras is not imported)."""
+    try:
+        return metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def release(version: Any) -> tuple[int, int] | None:
+    """``(major, minor)`` of a version string such as ``"3.10.0"``; ``None`` if it is not one."""
+    match = re.match(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def recorded_keras(run_dir: Path) -> str | None:
+    """The Keras version that ``metrics.json`` records for the run (``None`` if none is recorded)."""
+    try:
+        versions = read_json_bounded(Path(run_dir) / METRICS_JSON).get("versions")
+    except (OSError, ValueError, AttributeError):
+        return None
+    keras_version = versions.get("keras") if isinstance(versions, dict) else None
+    return keras_version if isinstance(keras_version, str) else None
+
+
+def keras_slot(run_dir: Path, keras_version: str) -> Path:
+    """``<run>.keras-<major>.<minor>``: where ``keras_version`` trains a run it cannot read, beside it."""
+    major, minor = release(keras_version)
+    return Path(run_dir).with_name(f"{Path(run_dir).name}.keras-{major}.{minor}")
+
+
+def model_load_error(run_dir: Path) -> str:
+    """``""`` if the installed Keras loads every model of the run, else the first failure, in one line."""
+    import keras
+
+    for name in (MODEL_FILE, BEST_MODEL_FILE):
+        path = Path(run_dir) / name
+        if not path.is_file():
+            continue
+        try:
+            with warnings.catch_warnings():  # a test load: what Keras warns about is for whoever uses the model
+                warnings.simplefilter("ignore")
+                keras.saving.load_model(path)
+        except Exception as error:  # noqa: BLE001 -- any failure: the file itself matches its checksum
+            return f"{name}: {_first_line(error)}"
+    return ""
+
+
+def _first_line(error: BaseException) -> str:
+    """The error that started it all (Keras wraps a failed ``from_config`` in its own), in one line."""
+    for _ in range(10):
+        if error.__cause__ is None and error.__context__ is None:
+            break
+        error = error.__cause__ or error.__context__
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def unreadable_here(run_dir: Path) -> str:
+    """Why the installed Keras cannot read the intact run in ``run_dir``; ``""`` when it can.
+
+    Same major.minor as the Keras that wrote it: readable. A newer one wrote
+    it: unreadable, without trying (Keras promises no forward compatibility,
+    and a file from 3.15 fails in 3.10 while deserializing an initializer).
+    An older one, or one not recorded: readable if its models load here
+    (:func:`model_load_error`; the only case that imports Keras).
+    """
+    here, stored = installed_keras(), recorded_keras(run_dir)
+    if release(here) is None or release(stored) == release(here):
+        return ""
+    if release(stored) is not None and release(stored) > release(here):
+        return f"it was stored by Keras {stored}, newer than this Keras {here}"
+    error = model_load_error(run_dir)
+    written_by = f"Keras {stored}" if stored else "a Keras it does not record"
+    return f"it was stored by {written_by} and this Keras {here} cannot load it ({error})" if error else ""
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     """A finished run on disk: config, history, metrics, predictions and model.
@@ -277,12 +375,26 @@ class TrainingRun:
         return float(self.metrics["test_accuracy"])
 
     def load_model(self, best: bool = False):
-        """The trained Keras model (the final one, or the best by validation loss)."""
+        """The trained Keras model (the final one, or the best by validation loss).
+
+        A model the installed Keras cannot load raises :class:`UnreadableRunError`,
+        one line naming the run, both Keras versions and what to do (a run from
+        :func:`ensure_trained` has been checked to load: :func:`unreadable_here`).
+        """
         import keras
 
         path = self.run_dir / (BEST_MODEL_FILE if best else MODEL_FILE)
-        check_model_archive(path, self.metrics["parameters"])  # before Keras unpacks it
-        return keras.saving.load_model(path)
+        if not path.is_file():
+            raise DamagedRunError(f"{path} is missing; call ensure_trained(config) to train the run again")
+        check_model_archive(path, self.metrics["parameters"])  # before Keras unpacks it (DamagedRunError)
+        try:
+            return keras.saving.load_model(path)
+        except Exception as error:  # noqa: BLE001 -- a learner gets one line, not a deserialization traceback
+            raise UnreadableRunError(
+                f"{path} was stored by Keras {recorded_keras(self.run_dir) or '(not recorded)'} and this Keras "
+                f"{installed_keras()} cannot load it ({_first_line(error)}); call ensure_trained(config), which "
+                "trains the config again for this Keras beside the stored run"
+            ) from None
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> "TrainingRun":
@@ -365,7 +477,7 @@ def check_run(run_dir: str | os.PathLike, config: TrainingConfig | None = None) 
         stored_config = TrainingConfig.from_dict(read_json_bounded(run_dir / CONFIG_JSON))
     except (OSError, ValueError, TypeError, AttributeError, ConfigError):
         return damaged(f"{CONFIG_JSON} is not a valid config")
-    expected = config.run_id() if config is not None else run_dir.name
+    expected = config.run_id() if config is not None else KERAS_SLOT.sub("", run_dir.name)
     if stored_config.run_id() != expected:
         return damaged(f"{CONFIG_JSON} hashes to {stored_config.run_id()}, not {expected} "
                        "(stored by another version of rnn-mnist, or moved)")
@@ -391,9 +503,25 @@ def run_dir_for(config: TrainingConfig, runs_dir: str | os.PathLike | None = Non
     return root / config.run_id()
 
 
+def serving_dir(config: TrainingConfig, run_dir: Path) -> tuple[Path, str]:
+    """Where the installed Keras reads ``config``'s run, and why that is not ``run_dir`` (``""`` when it is).
+
+    ``run_dir`` itself, unless it holds an intact run this Keras cannot read
+    (:func:`unreadable_here`): then its slot for this Keras (:func:`keras_slot`).
+    """
+    if not check_run(run_dir, config).ok:
+        return run_dir, ""
+    reason = unreadable_here(run_dir)
+    return (keras_slot(run_dir, installed_keras()), reason) if reason else (run_dir, "")
+
+
 def find_run(config: TrainingConfig, runs_dir: str | os.PathLike | None = None) -> TrainingRun | None:
-    """The stored run for ``config`` if it is finished and intact, else ``None`` (nothing is moved)."""
-    run_dir = run_dir_for(config, runs_dir)
+    """The stored run for ``config`` that this Keras reads, if finished and intact, else ``None`` (nothing is moved).
+
+    That is the run's own directory or, when this Keras cannot read the run
+    there, its slot for this Keras (:func:`serving_dir`).
+    """
+    run_dir, _ = serving_dir(config, run_dir_for(config, runs_dir))
     return TrainingRun(run_dir, config) if check_run(run_dir, config).ok else None
 
 
@@ -415,28 +543,46 @@ def ensure_trained(
     moved aside (``<run>.damaged-<UTC time>``) and trained again. With
     ``retrain=True`` the stored run, if any, is moved aside
     (``<run>.replaced-<UTC time>``) and the config is trained again.
+    An intact run that the installed Keras cannot read (:func:`unreadable_here`)
+    is left as it is: the run is served from, or trained into, this Keras's
+    slot beside it (:func:`serving_dir`), and ``retrain`` applies to the slot.
     The returned run's ``trained_now`` says whether this call trained it.
     """
     run_dir = run_dir_for(config, runs_dir)
-    if not retrain and check_run(run_dir, config).ok:
-        return TrainingRun(run_dir, config)
+    if not retrain and (found := find_run(config, runs_dir)) is not None:
+        return found
     with exclusive_lock(_lock_path(run_dir), label=f"run {run_dir.name}"):
-        check = check_run(run_dir, config)  # another process may have finished it while we waited
-        if check.ok and not retrain:
-            return TrainingRun(run_dir, config)
-        if retrain and run_dir.exists():
-            moved = move_aside(run_dir, "replaced")
-            warn(f"run {run_dir.name}: retraining on request; the stored run was moved to {moved.name}")
-        elif check.status == "damaged":
-            moved = move_aside(run_dir, "damaged")
-            warn(f"run {run_dir.name} is damaged ({check.reason}); moved to {moved.name}, training it again")
-        train_into(config, run_dir, verbose=verbose, **train_options)
+        target, reason = serving_dir(config, run_dir)  # another process may have finished it while we waited
+        if target == run_dir:
+            return _reuse_or_train(config, run_dir, retrain=retrain, verbose=verbose, **train_options)
+    note = (f"run {run_dir.name} is kept as it is and not read here: {reason}; "
+            f"the config is trained again for this Keras in {target.name}")
+    with exclusive_lock(_lock_path(target), label=f"run {target.name}"):
+        return _reuse_or_train(config, target, retrain=retrain, note=note, verbose=verbose, **train_options)
+
+
+def _reuse_or_train(config: TrainingConfig, run_dir: Path, *, retrain: bool, note: str = "",
+                    **train_options: Any) -> TrainingRun:
+    """Under ``run_dir``'s lock: its intact run, or train it (damaged: moved aside first; ``note``: said first)."""
+    check = check_run(run_dir, config)
+    if check.ok and not retrain:
+        return TrainingRun(run_dir, config)
+    if retrain and run_dir.exists():
+        moved = move_aside(run_dir, "replaced")
+        warn(f"run {run_dir.name}: retraining on request; the stored run was moved to {moved.name}")
+    elif check.status == "damaged":
+        moved = move_aside(run_dir, "damaged")
+        warn(f"run {run_dir.name} is damaged ({check.reason}); moved to {moved.name}, training it again")
+    if note:
+        warn(note)
+    train_into(config, run_dir, **train_options)
     return TrainingRun(run_dir, config, trained_now=True)
 
 
 def stored_runs(runs_dir: str | os.PathLike | None = None) -> list[Path]:
     """Every run directory under ``runs_dir`` (not lock files, hidden entries or runs moved aside), sorted.
 
+    Slots of a run for another Keras (``<run>.keras-<major>.<minor>``) are run directories too.
     A symbolic link to a folder is listed too, so :func:`check_run` reports it.
     """
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
@@ -454,6 +600,7 @@ def verify_runs(runs_dir: str | os.PathLike | None = None, *, move_damaged: bool
 
     With ``move_damaged=True`` each damaged run is moved aside
     (``<run>.damaged-<UTC time>``), so the next request trains it again.
+    An intact run says which Keras it is for when that matters (:func:`keras_note`).
     """
     return [_verify_one(run_dir, move_damaged) for run_dir in stored_runs(runs_dir)]
 
@@ -472,6 +619,19 @@ def _verify_one(run_dir: Path, move_damaged: bool) -> RunCheck:
             if move_damaged and check.status == "damaged":
                 moved = move_aside(run_dir, "damaged")
                 check = RunCheck(run_dir, "damaged", f"{check.reason}; moved to {moved.name}")
+            if check.ok and (note := keras_note(run_dir)):
+                check = RunCheck(run_dir, "ok", note)
             return check
     except StorageError as error:
         return RunCheck(run_dir, "blocked", str(error))
+
+
+def keras_note(run_dir: Path) -> str:
+    """For ``runs verify``: a slot's Keras, or that a newer Keras stored the run; else ``""`` (no model is loaded)."""
+    slot = KERAS_SLOT.search(run_dir.name)
+    if slot:
+        return f"trained again for Keras {slot[1]}.{slot[2]}, beside {KERAS_SLOT.sub('', run_dir.name)}"
+    here, stored = installed_keras(), recorded_keras(run_dir)
+    if release(here) is None or release(stored) is None or release(stored) <= release(here):
+        return ""
+    return f"stored by Keras {stored}, newer than this Keras {here}, which reads {keras_slot(run_dir, here).name}"

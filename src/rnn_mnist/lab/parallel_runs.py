@@ -99,13 +99,13 @@ def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> lis
     they finished. The first failure stops the rest (runs already finished
     stay stored) and is raised here.
     """
-    from ..runs import check_run, run_dir_for
+    from ..runs import find_run
 
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     unique = {config.run_id(): config for config in configs}
-    missing = [c for c in unique.values() if not check_run(run_dir_for(c), c).ok]
+    missing = [c for c in unique.values() if find_run(c) is None]  # the run this Keras reads, or its slot
     if not missing:
         return []
     missing.sort(key=estimated_cost, reverse=True)
