@@ -337,7 +337,8 @@ def plot_recipes_compared(
         values = history[metric]
         (line,) = ax_epoch.plot(np.arange(1, len(values) + 1), values, "o-", label=name)
         ax_time.plot(_elapsed_seconds(history), values, "o-", color=line.get_color(), label=name)
-    label = metric.replace("val_", "validation ")
+    # Each run's validation data can differ (the seed recipe validates on the test set): the legend says which.
+    label = metric.replace("val_", "held-out ")
     ax_epoch.set_xlabel("epoch")
     ax_time.set_xlabel("wall-clock seconds of training")
     ax_epoch.set_ylabel(label)
