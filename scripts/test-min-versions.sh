@@ -60,7 +60,7 @@ export RNN_MNIST_HOME="$SCRATCH/home"
 export RNN_MNIST_OFFLINE=1 KERAS_BACKEND=tensorflow MPLBACKEND=agg
 # The kernel papermill starts is this environment's own, not a user-wide "python3" kernelspec.
 export JUPYTER_PATH="$PWD/$MIN_VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 
 # Everything that exercises the package itself on TensorFlow; left out are the browser, the
 # built site, links and workflows (tools, not the package), the benchmark, the JAX backend

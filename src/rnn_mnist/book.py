@@ -157,6 +157,8 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from .lab.quiet import kernel_options
+
     source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
     declared = parameter_defaults(source)
     unknown = sorted(set(parameters) - set(declared))
@@ -175,6 +177,7 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
             kernel_name="python3",
             cwd=str(source.parent),
             progress_bar=progress_bar,
+            **kernel_options(),  # no start-up noise in the chapter's outputs (lab/quiet.py)
         )
     except PapermillExecutionError as error:
         raise ChapterExecutionError(
@@ -483,6 +486,13 @@ def build_book(root: Path, profile: str = "full", build_html_site: bool = True, 
     :func:`rnn_mnist.lab.parallel_runs.default_workers`, two on a machine with two or
     more cores); ``jobs=1`` trains and executes one after the other, in TOC order.
     """
+    from .lab.quiet import filtered_stderr
+
+    with filtered_stderr():  # TensorFlow's start-up lines, here and in every worker and kernel (lab/quiet.py)
+        return _build_book(root, profile, build_html_site, jobs)
+
+
+def _build_book(root: Path, profile: str, build_html_site: bool, jobs: int | None) -> Path:
     from .lab.parallel_runs import default_workers, train_runs
 
     root = repository_root(root)
