@@ -170,15 +170,16 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
     scratch.mkdir(parents=True, exist_ok=True)
     partial = scratch / f"{name}.ipynb"
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(partial),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(source.parent),
-            progress_bar=progress_bar,
-            **kernel_options(),  # no start-up noise in the chapter's outputs (lab/quiet.py)
-        )
+        with kernel_options() as quiet:  # no start-up noise in the chapter's outputs (lab/quiet.py)
+            papermill.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(source.parent),
+                progress_bar=progress_bar,
+                **quiet,
+            )
     except PapermillExecutionError as error:
         raise ChapterExecutionError(
             f"Chapter {name} failed in cell {error.cell_index} (execution count {error.exec_count}): "

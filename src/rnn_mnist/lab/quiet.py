@@ -28,7 +28,7 @@ Where each is applied:
 * ``import rnn_mnist`` sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is already set (every chapter imports
   the package before TensorFlow, so a reader running a chapter gets it too);
 * :func:`kernel_options` are the options :func:`rnn_mnist.book.execute_chapter` gives papermill: the
-  kernel over Unix sockets, and what C libraries write to the kernel's stderr goes to the build log
+  kernel over Unix sockets (in a folder of its own), and what C libraries write to the kernel's stderr goes to the build log
   (through the filter), not into the chapter's outputs (``IPKernelApp.capture_fd_output=False``);
   Python's own output (prints, warnings, tracebacks) is recorded in the chapter as before;
 * :func:`filtered_stderr` wraps the whole book build (:func:`rnn_mnist.book.build_book`): the build's
@@ -42,6 +42,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -78,19 +79,24 @@ def is_noise(line: str) -> bool:
     return bool(logged and NOISE_MESSAGES.match(logged.group("message")))
 
 
-def kernel_options() -> dict:
-    """Options for :func:`papermill.execute_notebook` (passed on to nbclient) that keep the chapters quiet.
+@contextmanager
+def kernel_options() -> Iterator[dict]:
+    """Options for :func:`papermill.execute_notebook` (passed on to nbclient) that keep a chapter quiet.
 
-    The kernel listens on Unix sockets instead of TCP (Jupyter's ``KernelManager.transport``),
-    and ipykernel's ``capture_fd_output`` is off, so what C libraries write to the kernel's
-    file descriptors stays out of the chapter's outputs and goes to the build's stderr.
+    The kernel listens on Unix sockets instead of TCP (Jupyter's ``KernelManager.transport``), in
+    a folder of its own that is removed afterwards (two kernels started at once from one working
+    folder would otherwise pick the same socket names), and ipykernel's ``capture_fd_output`` is
+    off, so what C libraries write to the kernel's file descriptors stays out of the chapter's
+    outputs and goes to the build's stderr.
     """
     from traitlets.config import Config
 
     options: dict = {"extra_arguments": ["--IPKernelApp.capture_fd_output=False"]}
-    if os.name == "posix":  # Unix sockets; Windows kernels keep TCP
-        options["config"] = Config({"KernelManager": {"transport": "ipc"}})
-    return options
+    if os.name != "posix":  # no Unix sockets: the kernel keeps TCP
+        yield options
+        return
+    with tempfile.TemporaryDirectory(prefix="rnn-mnist-kernel-") as sockets:
+        yield {**options, "config": Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}})}
 
 
 def _forward(source: int, target: int, drop: Callable[[str], bool]) -> None:
