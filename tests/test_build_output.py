@@ -1,4 +1,4 @@
-"""What the book build prints (rnn_mnist.lab.quiet, rnn_mnist.lab.progress): progress while it trains, no start-up noise.
+"""What the book build prints (lab.quiet, lab.progress): progress while it trains, no start-up noise.
 
 The noise lines below are the ones TensorFlow 2.21 and ipykernel 7 printed on the CPU-only
 development machine; the two tests that start real processes assert that none of them reaches

@@ -28,8 +28,9 @@ Where each is applied:
 * ``import rnn_mnist`` sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is already set (every chapter imports
   the package before TensorFlow, so a reader running a chapter gets it too);
 * :func:`kernel_options` are the options :func:`rnn_mnist.book.execute_chapter` gives papermill: the
-  kernel over Unix sockets (in a folder of its own), and what C libraries write to the kernel's stderr goes to the build log
-  (through the filter), not into the chapter's outputs (``IPKernelApp.capture_fd_output=False``);
+  kernel over Unix sockets (in a folder of its own), and what C libraries write to the kernel's stderr
+  goes to the build log (through the filter), not into the chapter's outputs
+  (``IPKernelApp.capture_fd_output=False``);
   Python's own output (prints, warnings, tracebacks) is recorded in the chapter as before;
 * :func:`filtered_stderr` wraps the whole book build (:func:`rnn_mnist.book.build_book`): the build's
   stderr, and that of every process it starts (training workers, kernels), passes through one filter
