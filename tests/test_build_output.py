@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -72,16 +73,17 @@ def test_progress_lines_say_which_run_which_epoch_and_how_long_is_left(capsys):
     from rnn_mnist.config import book_recipe
 
     config = book_recipe(train_size=2000, epochs=10)
-    assert run_tag(config) == "[book, seed 0]"
-    assert run_tag(config.replace(dataset="fashion_mnist", seed=3)) == "[book, fashion_mnist, seed 3]"
+    assert run_tag(config) == "[book recipe, seed 0]"
+    assert run_tag(config.replace(label="GRU")) == "[GRU, seed 0]"
+    assert run_tag(config.replace(dataset="fashion_mnist", seed=3)) == "[book recipe, fashion_mnist, seed 3]"
     assert model_summary(config) == "LSTM(128), 10 epochs of 2,000 images, batch 128"
     assert [duration(s) for s in (0.4, 45, 80, 3600, 3900)] == ["0 s", "45 s", "1 min 20 s", "1 h", "1 h 5 min"]
-    progress = EpochProgress("[book, seed 0]", epochs=10)
+    progress = EpochProgress("[book recipe, seed 0]", epochs=10)
     progress.seconds = [20.0, 11.8, 11.8]  # the first epoch also traces the step: left out of the estimate
     assert progress.line(3, {"val_accuracy": 0.99041, "accuracy": 0.5}) == (
-        "[book, seed 0] epoch 3/10  val_accuracy 0.9904  11.8 s/epoch  ~1 min 23 s left")
+        "[book recipe, seed 0] epoch 3/10  val_accuracy 0.9904  11.8 s/epoch  ~1 min 23 s left")
     assert progress.line(10, {"accuracy": 0.5}) == (
-        "[book, seed 0] epoch 10/10  accuracy 0.5000  11.8 s/epoch  evaluating and storing")
+        "[book recipe, seed 0] epoch 10/10  accuracy 0.5000  11.8 s/epoch  evaluating and storing")
 
 
 TRAIN_THE_WAY_THE_BUILD_DOES = textwrap.dedent("""
@@ -107,13 +109,13 @@ def test_a_run_trained_in_the_builds_worker_prints_its_epochs_and_no_noise(tmp_p
     assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
     run_id = out[0].split()[1]
-    assert f"  [book, seed 0] training {run_id}: LSTM(8), 2 epochs of 200 images, batch 128" in out
+    assert f"  [book recipe, seed 0] training {run_id}: LSTM(8), 2 epochs of 200 images, batch 128" in out
     epochs = [line for line in out if " epoch " in line]
-    assert [line.split()[4] for line in epochs] == ["1/2", "2/2"], out
-    assert epochs[0].startswith("  [book, seed 0] epoch 1/2  val_accuracy 0.") and epochs[0].endswith(" left")
+    assert [re.search(r" epoch (\S+) ", line).group(1) for line in epochs] == ["1/2", "2/2"], out
+    assert epochs[0].startswith("  [book recipe, seed 0] epoch 1/2  val_accuracy 0.") and epochs[0].endswith(" left")
     assert epochs[1].endswith("evaluating and storing")
     done = out[-1]
-    assert done.startswith(f"  [book, seed 0] trained {run_id} in ") and done.endswith("(1/1 runs done)")
+    assert done.startswith(f"  [book recipe, seed 0] trained {run_id} in ") and done.endswith("(1/1 runs done)")
     assert "test accuracy " in done
     assert noise_in(result.stdout + result.stderr) == []
 

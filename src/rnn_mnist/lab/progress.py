@@ -5,8 +5,8 @@ processes whose output goes straight to the build log; each worker gives
 :class:`EpochProgress` to training as an extra Keras callback. A callback that
 only reads the epoch's logs changes no number. Lines look like::
 
-    [book, seed 0] training mnist-lstm128-57ce072636d4: LSTM(128), 10 epochs of 55,000 images, batch 128
-    [book, seed 0] epoch 3/10  val_accuracy 0.9904  11.8 s/epoch  ~1 min 23 s left
+    [book recipe, seed 0] training mnist-lstm128-57ce072636d4: LSTM(128), 10 epochs of 55,000 images, batch 128
+    [book recipe, seed 0] epoch 3/10  val_accuracy 0.9904  11.8 s/epoch  ~1 min 23 s left
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ import keras
 
 from ..config import TrainingConfig
 
+#: Labels that name a recipe (chapter 3's two runs); other labels name a model (chapter 7's).
+RECIPE_LABELS = ("book", "seed")
+
 
 def run_tag(config: TrainingConfig) -> str:
-    """``[book, seed 0]``, ``[GRU, seed 0]``, ``[book, fashion_mnist, seed 0]``: a run, as the log names it."""
-    parts = [config.label or config.cell]
+    """``[book recipe, seed 0]``, ``[GRU, seed 0]``, ``[book recipe, fashion_mnist, seed 0]``: a run in the log."""
+    label = config.label or config.cell
+    parts = [f"{label} recipe" if label in RECIPE_LABELS else label]
     if config.dataset != "mnist":
         parts.append(config.dataset)
     return f"[{', '.join(parts)}, seed {config.seed}]"
