@@ -11,7 +11,7 @@ STAMP := $(VENV)/.requirements-installed
 
 # Cached MNIST and stored training runs live inside the checkout.
 export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup data book book-small test test-tensorflow test-jax test-min benchmark sync-mocks clean

@@ -33,7 +33,7 @@ if [ ! -f "$RNN_MNIST_HOME/data/fashion_mnist.npz" ] && [ ! -f "$DEBIAN_DIR/t10k
     fi
 fi
 
-TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} "$PYTHON" - <<'PY'
+TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3} "$PYTHON" - <<'PY'
 from rnn_mnist.data import FASHION_MNIST_ARRAY_SHA256, array_sha256, load_dataset_arrays
 
 fashion = load_dataset_arrays("fashion_mnist")

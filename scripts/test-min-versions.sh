@@ -64,7 +64,7 @@ export RNN_MNIST_HOME="$SCRATCH/home"
 export RNN_MNIST_OFFLINE=1 KERAS_BACKEND=tensorflow MPLBACKEND=agg
 # The kernel papermill starts is this environment's own, not a user-wide "python3" kernelspec.
 export JUPYTER_PATH="$PWD/$MIN_VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 
 # One tiny run stored by the newest Keras (this checkout's source on the path), for
 # tests/test_runs_across_keras.py to read with the oldest.

@@ -157,6 +157,8 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from .lab.quiet import kernel_options
+
     source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
     declared = parameter_defaults(source)
     unknown = sorted(set(parameters) - set(declared))
@@ -168,14 +170,16 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], progress_
     scratch.mkdir(parents=True, exist_ok=True)
     partial = scratch / f"{name}.ipynb"
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(partial),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(source.parent),
-            progress_bar=progress_bar,
-        )
+        with kernel_options() as quiet:  # no start-up noise in the chapter's outputs (lab/quiet.py)
+            papermill.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(source.parent),
+                progress_bar=progress_bar,
+                **quiet,
+            )
     except PapermillExecutionError as error:
         raise ChapterExecutionError(
             f"Chapter {name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
@@ -483,6 +487,13 @@ def build_book(root: Path, profile: str = "full", build_html_site: bool = True, 
     :func:`rnn_mnist.lab.parallel_runs.default_workers`, two on a machine with two or
     more cores); ``jobs=1`` trains and executes one after the other, in TOC order.
     """
+    from .lab.quiet import filtered_stderr
+
+    with filtered_stderr():  # TensorFlow's start-up lines, here and in every worker and kernel (lab/quiet.py)
+        return _build_book(root, profile, build_html_site, jobs)
+
+
+def _build_book(root: Path, profile: str, build_html_site: bool, jobs: int | None) -> Path:
     from .lab.parallel_runs import default_workers, train_runs
 
     root = repository_root(root)

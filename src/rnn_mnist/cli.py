@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _integer(text: str) -> int:
     try:

@@ -11,6 +11,9 @@ in :mod:`rnn_mnist.config`, :mod:`~rnn_mnist.data`, :mod:`~rnn_mnist.splits`,
 * :mod:`.parallel_runs`: the book build trains the runs the chapters read
   before executing them, two at a time, each in a fresh process
   (:func:`rnn_mnist.book.build_book`, ``rnn-mnist book --jobs N``).
+* :mod:`.progress` and :mod:`.quiet`: what the book build prints, a line per
+  run and per epoch while it trains, and none of TensorFlow's start-up lines
+  (in the log or in the chapters).
 * :mod:`.distribute`: data-parallel training on several devices (opt-in:
   ``ensure_trained(config, distribution=data_parallel())``).
 

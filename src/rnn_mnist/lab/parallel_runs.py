@@ -40,6 +40,7 @@ class TrainedRun:
     run_id: str
     seconds: float
     trained_now: bool
+    test_accuracy: float | None = None
 
 
 def default_workers() -> int:
@@ -53,13 +54,16 @@ def estimated_cost(config: TrainingConfig) -> float:
 
 
 def _train_one(config_values: dict) -> TrainedRun:
-    """The worker: train (or find) one run. Runs in a fresh process."""
+    """The worker: train (or find) one run, printing a line as it starts and one per epoch. Runs in a fresh process."""
     from ..runs import ensure_trained
+    from .progress import EpochProgress, model_summary, run_tag
 
     config = TrainingConfig.from_dict(config_values)
+    print(f"  {run_tag(config)} training {config.run_id()}: {model_summary(config)}", flush=True)
     started = time.perf_counter()
-    run = ensure_trained(config, verbose=0)
-    return TrainedRun(config.run_id(), time.perf_counter() - started, run.trained_now)
+    run = ensure_trained(config, verbose=0, extra_callbacks=[EpochProgress(f"  {run_tag(config)}", config.epochs)])
+    return TrainedRun(config.run_id(), time.perf_counter() - started, run.trained_now,
+                      run.metrics["test_accuracy"])
 
 
 def run_in_processes(
@@ -100,6 +104,7 @@ def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> lis
     stay stored) and is raised here.
     """
     from ..runs import find_run
+    from .progress import duration, run_tag
 
     workers = default_workers() if workers is None else workers
     if workers < 1:
@@ -120,8 +125,9 @@ def train_runs(configs: list[TrainingConfig], workers: int | None = None) -> lis
         except Exception as error:
             raise RuntimeError(f"training run {run_id} failed: {error}") from error
         finished.append(result)
-        print(f"  {'trained' if result.trained_now else 'found'} {result.run_id} "
-              f"({config.label or config.cell}) in {result.seconds:.0f} s", flush=True)
+        accuracy = "" if result.test_accuracy is None else f", test accuracy {result.test_accuracy:.2%}"
+        print(f"  {run_tag(config)} {'trained' if result.trained_now else 'found'} {result.run_id} "
+              f"in {duration(result.seconds)}{accuracy} ({len(finished)}/{len(missing)} runs done)", flush=True)
 
     # A fresh TensorFlow per run, never a fork of one.
     run_in_processes({c.run_id(): (_train_one, c.to_dict()) for c in missing}, workers, report,
