@@ -42,8 +42,8 @@ if [ ! -f "$STAMP" ] || [ requirements-colab.txt -nt "$STAMP" ]; then
     touch "$STAMP"
 fi
 
-# Back to Colab's stack: remove what an earlier run's install cells added (this package, the onnx
-# extra). A package of the stack itself that moved means the environment is spoilt: rebuild it.
+# Back to Colab's stack: remove what an earlier chapter's install cell added (this package, the onnx
+# extra), and reinstall any package of the stack that moved (only a failed run leaves one moved).
 restore_colab_stack() {
     "$PY" - "$BASELINE" <<'PY'
 import subprocess
@@ -59,6 +59,10 @@ for line in freeze.stdout.splitlines():
 if added:
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", *added], check=True)
 PY
+    if ! cmp -s <("$PY" -m pip freeze --all) "$BASELINE"; then
+        echo "test-colab: $COLAB_VENV's stack moved (an earlier run failed?); reinstalling it from $BASELINE"
+        "${PIP[@]}" install --no-deps --only-binary=:all: -r "$BASELINE"
+    fi
     if ! cmp -s <("$PY" -m pip freeze --all) "$BASELINE"; then
         echo "test-colab: $COLAB_VENV no longer holds Colab's stack (diff against $BASELINE below); delete it and run again" >&2
         diff <("$PY" -m pip freeze --all) "$BASELINE" >&2 || true
@@ -119,11 +123,11 @@ for name in "${CHAPTERS[@]}"; do
     fi
     restore_colab_stack
     chapter_start=$SECONDS
-    "$PY" - "$name" "$CHAPTERS_OUT" <<'PY'
+    COLAB_BASELINE="$BASELINE" "$PY" - "$name" "$CHAPTERS_OUT" <<'PY'
 import json
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import PackageNotFoundError, distribution, distributions
 from pathlib import Path
 
 import papermill
@@ -167,6 +171,9 @@ if name.startswith("09_"):
             problems.append(f"the install cell did not install {extra} (the onnx extra)")
 if problems:
     raise SystemExit(f"test-colab: chapter {name} (executed copy kept at {output}): " + "; ".join(problems))
+baseline = {line.split("==")[0] for line in Path(os.environ["COLAB_BASELINE"]).read_text().split()}
+added = sorted(f"{d.metadata['Name']} {d.version}" for d in distributions() if d.metadata["Name"] not in baseline)
+print(f"test-colab: chapter {name}'s install cell added " + ", ".join(added))
 PY
     check_pins "after chapter $name"
     echo "test-colab: chapter $name passed ($((SECONDS - chapter_start)) s, its install cell installed the package from the checkout)"
