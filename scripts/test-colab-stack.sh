@@ -179,6 +179,43 @@ PY
     echo "test-colab: chapter $name passed ($((SECONDS - chapter_start)) s, its install cell installed the package from the checkout)"
 done
 
+# Every extra, not only chapter 9's, installed as the cells install (beside pins of the installed
+# TensorFlow, Keras, numpy and protobuf), must leave those four as they are and everything else
+# TensorFlow requires in its range: a dry run (pip resolves and reports, installs nothing).
+"$PY" - "$RNN_MNIST_INSTALL_FROM" <<'PY'
+import json
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import requires, version
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+with tempfile.TemporaryDirectory() as tmp:
+    report = Path(tmp) / "report.json"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--report", str(report),
+         f"rnn-mnist[onnx,book,test] @ {Path(sys.argv[1]).resolve().as_uri()}",
+         *(f"{name}=={version(name)}" for name in ("tensorflow", "keras", "numpy", "protobuf"))],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    chosen = {
+        Requirement(item["metadata"]["name"]).name.lower().replace("_", "-"): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+moved = [f"{name} {chosen[name]}" for name in ("tensorflow", "keras", "numpy", "protobuf") if name in chosen]
+for line in requires("tensorflow"):
+    requirement = Requirement(line)
+    name = requirement.name.lower().replace("_", "-")
+    if name in chosen and (requirement.marker is None or requirement.marker.evaluate({"extra": ""})):
+        if not requirement.specifier.contains(chosen[name], prereleases=True):
+            moved.append(f"{name} {chosen[name]} (tensorflow {version('tensorflow')} requires {requirement})")
+if moved:
+    raise SystemExit("test-colab: installing rnn-mnist[onnx,book,test] as the cells do would move " + ", ".join(moved))
+print("test-colab: the extras [onnx,book,test], installed as the cells install, keep TensorFlow's stack")
+PY
+
 # The issue's symptom was `import tensorflow` failing after chapter 9's install; check in a fresh process.
 "$PY" -c 'import tensorflow' || { echo "test-colab: import tensorflow fails after the install cells" >&2; exit 1; }
 check_pins "after all chapters"
