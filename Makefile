@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make book   -- set up, execute every chapter on the full data, build the site
 #   make test   -- set up, run every test (unit, notebooks via nbmake, book build, then
-#                  the JAX-backend and minimum-versions targets)
+#                  the JAX-backend, minimum-versions and Colab-stack targets)
 # Each target creates .venv and installs requirements.txt when needed.
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ export RNN_MNIST_HOME ?= $(CURDIR)/.cache/rnn-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data book book-small test test-tensorflow test-jax test-min benchmark sync-mocks clean
+.PHONY: setup data book book-small test test-tensorflow test-jax test-min test-colab benchmark sync-mocks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ book: data
 book-small: data
 	$(BIN)/rnn-mnist book --profile small
 
-test: test-tensorflow test-jax test-min
+test: test-tensorflow test-jax test-min test-colab
 
 # Everything on TensorFlow (the book's backend): `pytest --nbmake tests notebooks`.
 test-tensorflow: data
@@ -49,6 +49,11 @@ test-jax: data
 # and two chapters on the small profile.
 test-min: data
 	bash scripts/test-min-versions.sh
+
+# Colab's stack (requirements-colab.txt), in a separate .venv-colab without this package: every
+# chapter on the small profile, each through its own install cell pointed at the checkout.
+test-colab: data
+	bash scripts/test-colab-stack.sh
 
 benchmark: data
 	$(BIN)/python benchmarks/time_to_accuracy.py

@@ -2,6 +2,9 @@
 
 import json
 import re
+import shlex
+import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import nbformat
@@ -71,6 +74,76 @@ def test_first_cell_installs_the_package_from_the_configured_repository(path):
     assert "import rnn_mnist" in first.source
 
 
+def pip_lines(path):
+    """Run a chapter's first cell in IPython; return the lines its %pip magic received.
+
+    `%pip` is replaced by a recorder, so nothing is installed; IPython expands the cell's {variables}
+    in the line as it does in Colab.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    lines = []
+    shell = InteractiveShell.instance()
+    try:
+        shell.register_magic_function(lines.append, "line", "pip")
+        shell.run_cell(read(path).cells[0].source).raise_error()
+    finally:
+        InteractiveShell.clear_instance()
+    return lines
+
+
+def pip_words(path):
+    lines = pip_lines(path)
+    assert len(lines) == 1, f"{path.name}: the first cell ran %pip {len(lines)} times, expected once"
+    return shlex.split(lines[0])
+
+
+@pytest.fixture
+def fresh_runtime(monkeypatch):
+    """`import rnn_mnist` and `import onnxruntime` raise ImportError, as before the install cell in Colab."""
+    for module in ("rnn_mnist", "onnxruntime"):
+        monkeypatch.setitem(sys.modules, module, None)
+    return monkeypatch
+
+
+def installed_pins():
+    pins = []
+    for name in ("tensorflow", "keras", "numpy", "protobuf"):
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pass
+    return pins
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_install_cell_installs_from_the_repository_beside_pins_of_what_is_installed(path, fresh_runtime):
+    """Issue 20: an extra must not move protobuf (or TensorFlow's other pins) past what TensorFlow accepts."""
+    fresh_runtime.delenv("RNN_MNIST_INSTALL_FROM", raising=False)
+    words = pip_words(path)
+    extra = "[onnx]" if path.stem.startswith("09_") else ""
+    url = CONFIG["repository"]["url"]
+    assert words[:3] == ["install", "--quiet", f"rnn-mnist{extra} @ git+{url}@{CONFIG['repository']['branch']}"]
+    assert words[3:] == installed_pins()
+    assert "tensorflow" in " ".join(words[3:]), "this test environment should have TensorFlow to pin"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_install_cell_installs_from_the_checkout_named_by_rnn_mnist_install_from(path, fresh_runtime):
+    """scripts/test-colab-stack.sh points every chapter's own install cell at the checkout this way."""
+    fresh_runtime.setenv("RNN_MNIST_INSTALL_FROM", str(ROOT))
+    words = pip_words(path)
+    extra = "[onnx]" if path.stem.startswith("09_") else ""
+    assert words[:3] == ["install", "--quiet", f"rnn-mnist{extra} @ {ROOT.as_uri()}"]
+    assert words[3:] == installed_pins()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_install_cell_installs_nothing_when_the_package_is_there(path):
+    pytest.importorskip("onnxruntime")
+    assert pip_lines(path) == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_chapter_has_the_book_frame(path):
     headings = "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
@@ -83,6 +156,8 @@ def test_every_chapter_has_the_book_frame(path):
 ALLOWED_IMPORTS = {"math", "rnn_mnist", "numpy", "pandas", "matplotlib", "sklearn", "keras", "tensorflow", "IPython"}
 # Chapter 9: pathlib and time (standard library) and ONNX Runtime (the package's "onnx" extra, which its first cell installs).
 ALLOWED_IMPORTS |= {"pathlib", "time", "onnxruntime"}
+# The Colab install cell (standard library): os for RNN_MNIST_INSTALL_FROM, importlib.metadata for the pins.
+ALLOWED_IMPORTS |= {"os", "importlib"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
