@@ -37,6 +37,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rnn_mnist.measured import first_epoch_reaching
+
 #: Variants, each a change to book_recipe(); the first is the baseline the others are compared with.
 VARIANTS = {
     "the book's recipe": {},
@@ -129,10 +131,6 @@ def run_children(specs: list[dict], jobs: int, deadline: float | None, on_result
 
 
 # -- the summary (pure; tested in tests/test_recipe_choice.py) ------------------------------------
-def first_epoch_reaching(values: list[float], threshold: float) -> int | None:
-    return next((epoch for epoch, value in enumerate(values, start=1) if value >= threshold), None)
-
-
 def spread(values: list[float]) -> dict:
     return {"values": values, "mean": statistics.fmean(values),
             "sd": statistics.stdev(values) if len(values) > 1 else 0.0, "min": min(values), "max": max(values)}

@@ -25,6 +25,8 @@ import json
 import sys
 from pathlib import Path
 
+from rnn_mnist.measured import first_epoch_reaching
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
 OUTPUT = ROOT / "src" / "rnn_mnist" / "measurements.json"
@@ -86,8 +88,7 @@ def gpu_recipe_choice() -> dict:
     for run in runs:
         entry = variants.setdefault(run["variant"], {"final_val_accuracy": {}, "epoch_reaching_threshold": {}})
         entry["final_val_accuracy"][run["seed"]] = run["val_accuracy"][-1]
-        entry["epoch_reaching_threshold"][run["seed"]] = next(
-            (e for e, v in enumerate(run["val_accuracy"], start=1) if v >= THRESHOLD), None)
+        entry["epoch_reaching_threshold"][run["seed"]] = first_epoch_reaching(run["val_accuracy"], THRESHOLD)
     duplicates = [r["val_accuracy"][-1] for r in first + second
                   if r["variant"] == "the book's recipe" and r["seed"] == 2]
     return {"backend": "jax", "device": "NVIDIA H200", "measured": "2026-12-04", "variants": variants,
@@ -99,9 +100,8 @@ def cpu_recipe_choice() -> dict:
     result = load("recipe_choice_cpu_tensorflow.json")
     return {"backend": "tensorflow", "device": result["device"], "measured": result["measured"],
             "variants": {name: {"final_val_accuracy": {int(s): r["val_accuracy"][-1] for s, r in seeds.items()},
-                                "epoch_reaching_threshold": {
-                                    int(s): next((e for e, v in enumerate(r["val_accuracy"], start=1)
-                                                  if v >= THRESHOLD), None) for s, r in seeds.items()}}
+                                "epoch_reaching_threshold": {int(s): first_epoch_reaching(r["val_accuracy"], THRESHOLD)
+                                                             for s, r in seeds.items()}}
                          for name, seeds in result["variants"].items()},
             "source": "docs/results/recipe_choice_cpu_tensorflow.json"}
 

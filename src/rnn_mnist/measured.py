@@ -13,7 +13,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["load_measurements", "recipe_choice_table", "step_cost_table"]
+__all__ = ["first_epoch_reaching", "load_measurements", "recipe_choice_table", "step_cost_table"]
+
+
+def first_epoch_reaching(values, threshold: float) -> int | None:
+    """The first epoch (counted from 1) whose value reaches ``threshold``; ``None`` if none does."""
+    return next((epoch for epoch, value in enumerate(values, start=1) if value >= threshold), None)
 
 
 @lru_cache(maxsize=1)
