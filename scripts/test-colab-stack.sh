@@ -73,19 +73,7 @@ restore_colab_stack
 
 # Exactly the pinned versions, or stop: a resolver that quietly moved one would test nothing.
 check_pins() {
-    "$PY" - "$1" <<'PY'
-import re
-import sys
-from importlib.metadata import version
-
-wrong = []
-for line in open("requirements-colab.txt"):
-    match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-    if match and version(match[1]) != match[2]:
-        wrong.append(f"{match[1]} {version(match[1])} (pinned {match[2]})")
-if wrong:
-    raise SystemExit(f"test-colab: {sys.argv[1]}, installed versions differ from requirements-colab.txt: " + ", ".join(wrong))
-PY
+    "$PY" scripts/check-pins.py requirements-colab.txt "test-colab: $1"
 }
 check_pins "before the chapters"
 "$PY" -c 'import google.protobuf, keras, numpy, tensorflow

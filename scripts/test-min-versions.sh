@@ -38,20 +38,9 @@ if [ ! -f "$STAMP" ] || [ requirements-min.txt -nt "$STAMP" ] || [ pyproject.tom
 fi
 
 # Exactly the pinned versions, or stop: a resolver that quietly upgraded one would test nothing.
-"$PY" - <<'PY'
-import re
-from importlib.metadata import version
-
-wrong = []
-for line in open("requirements-min.txt"):
-    match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-    if match and version(match[1]) != match[2]:
-        wrong.append(f"{match[1]} {version(match[1])} (pinned {match[2]})")
-if wrong:
-    raise SystemExit("test-min: installed versions differ from requirements-min.txt: " + ", ".join(wrong))
-import keras, numpy, tensorflow
-print(f"test-min: tensorflow {tensorflow.__version__}, keras {keras.__version__}, numpy {numpy.__version__}")
-PY
+"$PY" scripts/check-pins.py requirements-min.txt "test-min"
+"$PY" -c 'import keras, numpy, tensorflow
+print(f"test-min: tensorflow {tensorflow.__version__}, keras {keras.__version__}, numpy {numpy.__version__}")'
 
 SOURCE_HOME=${RNN_MNIST_HOME:-$PWD/.cache/rnn-mnist}
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/rnn-mnist-min.XXXXXX")
