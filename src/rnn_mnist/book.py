@@ -284,14 +284,6 @@ def _count(value: Any) -> str:
     return "—" if value is None else f"{int(value):,}"
 
 
-def _model_name(config) -> str:
-    """``LSTM(128)``, ``bidirectional LSTM(87)``, ``Dense(103)``: the model a config trains, as a reader writes it."""
-    if config.cell == "dense":
-        return f"Dense({config.units})"
-    cell = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}.get(config.cell, config.cell)
-    return f"{'bidirectional ' if config.bidirectional else ''}{cell}({config.units})"
-
-
 def _run_rows(runs: list[tuple[str, Any]]) -> list[str]:
     """Markdown table rows for the stored runs among ``runs`` (a run not stored is left out)."""
     from .runs import find_run
@@ -304,7 +296,7 @@ def _run_rows(runs: list[tuple[str, Any]]) -> list[str]:
         m = run.metrics
         sizes = m.get("sizes", {})
         rows.append(
-            f"| {title} | {_model_name(config)} | {_count(m.get('parameters'))} | {_count(m.get('epochs'))} | "
+            f"| {title} | {config.model_name} | {_count(m.get('parameters'))} | {_count(m.get('epochs'))} | "
             f"{_count(sizes.get('train'))} | {_count(sizes.get('test'))} | {_percent(m.get('test_accuracy'))} | "
             f"{m['seconds_per_epoch']:.1f} |"
         )

@@ -162,6 +162,14 @@ class TrainingConfig:
         return TRAIN_POOL_SIZE - self.validation_size
 
     @property
+    def model_name(self) -> str:
+        """``LSTM(128)``, ``bidirectional LSTM(87)``, ``Dense(103)``: the model this config trains, as a reader writes it."""
+        if self.cell == "dense":
+            return f"Dense({self.units})"
+        cell = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}.get(self.cell, self.cell)
+        return f"{'bidirectional ' if self.bidirectional else ''}{cell}({self.units})"
+
+    @property
     def effective_test_size(self) -> int:
         return self.test_size if self.test_size is not None else TEST_POOL_SIZE
 

@@ -35,9 +35,7 @@ def run_tag(config: TrainingConfig) -> str:
 
 def model_summary(config: TrainingConfig) -> str:
     """``LSTM(128), 10 epochs of 55,000 images, batch 128``: what the run trains."""
-    cell = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "dense": "Dense"}.get(config.cell, config.cell)
-    model = f"{'bidirectional ' if config.bidirectional else ''}{cell}({config.units})"
-    return f"{model}, {config.epochs} epochs of {config.effective_train_size:,} images, batch {config.batch_size}"
+    return f"{config.model_name}, {config.epochs} epochs of {config.effective_train_size:,} images, batch {config.batch_size}"
 
 
 def duration(seconds: float) -> str:
